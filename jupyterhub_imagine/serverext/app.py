@@ -1,0 +1,102 @@
+"""ImagineServerExtension: the jupyter-server side of the bundle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Dict, Float, Unicode, default
+
+from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
+from .handlers import GPUHandler, StatusHandler
+
+API_PREFIX = "jupyterhub-imagine/api"
+
+
+class AsyncGPUSampler:
+    """Runs the blocking NVML sampler in a worker thread so the event loop never waits on it."""
+
+    def __init__(self, sampler: GPUSampler) -> None:
+        self._sampler = sampler
+
+    async def sample(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self._sampler.sample)
+
+    def close(self) -> None:
+        self._sampler.close()
+
+
+class ImagineServerExtension(ExtensionApp):
+    """GPU status, culler warnings and presence for a user server."""
+
+    name = "jupyterhub_imagine"
+    load_other_extensions = True
+
+    nvml_module = Unicode(
+        "pynvml",
+        config=True,
+        help="""Python module providing the NVML API (nvidia-ml-py's `pynvml`).
+
+        Only tests change this, to a fake module with the same functions.""",
+    )
+    gpu_cache_seconds = Float(
+        1.0,
+        config=True,
+        help="Seconds a GPU sample is reused, so many clients polling cost one NVML read.",
+    )
+    profile = Unicode(
+        config=True,
+        help="Slug of the profile this server runs (default: $JUPYTERHUB_IMAGINE_PROFILE).",
+    )
+    hub_prefix = Unicode(
+        config=True,
+        help="URL prefix of the hub, used for share links (default: from $JUPYTERHUB_BASE_URL).",
+    )
+    visible_devices = Dict(
+        config=False,
+        help="Internal: parsed CUDA_VISIBLE_DEVICES.",
+    )
+
+    @default("profile")
+    def _profile_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_IMAGINE_PROFILE", "")
+
+    @default("hub_prefix")
+    def _hub_prefix_default(self) -> str:
+        base = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+        return base.rstrip("/") + "/hub/"
+
+    def initialize_settings(self) -> None:
+        reader = NVMLReader(load_nvml(self.nvml_module))
+        sampler = GPUSampler(reader, visible_device_filter(), cache_seconds=self.gpu_cache_seconds)
+        self._gpu = AsyncGPUSampler(sampler)
+        self.settings.update(
+            imagine_gpu_sampler=self._gpu,
+            imagine_server_info={
+                "profile": self.profile,
+                "hub_prefix": self.hub_prefix,
+                "user": os.environ.get("JUPYTERHUB_USER", ""),
+                "server_name": os.environ.get("JUPYTERHUB_SERVER_NAME", ""),
+                "features": ["gpu", "presence", "share"],
+            },
+        )
+        self._init_culling()
+
+    def _init_culling(self) -> None:
+        from . import culling
+
+        self.settings["imagine_culling"] = culling.CullingState()
+
+    def initialize_handlers(self) -> None:
+        from . import culling
+
+        routes: list[tuple[str, Any]] = [("status", StatusHandler), ("gpu", GPUHandler)]
+        routes += list(culling.handlers)
+        self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
+
+    async def stop_extension(self) -> None:
+        gpu = getattr(self, "_gpu", None)
+        if gpu is not None:
+            gpu.close()

@@ -1,0 +1,207 @@
+"""ImagineLocalSpawner: the same GPU profiles on one machine, GPUs handed out by NVML UUID."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from jupyterhub.spawner import LocalProcessSpawner, SpawnException
+from traitlets import Callable, Dict, Int, List, Unicode, Union, default
+
+from ..gpu.nvml import GPUDevice, NVMLReader, load_nvml
+from . import profiles as pm
+from .form import Availability, render_form
+from .ledger import AllocationLedger
+from .local_profiles import candidates_for, derive_profiles
+from .mixin import ImagineSpawnerMixin
+
+# One ledger and lock per ledger file per hub process: every spawner instance shares them, which
+# makes allocation and quota checks atomic against concurrent spawns.
+_LEDGERS: dict[str, tuple[AllocationLedger, asyncio.Lock]] = {}
+_INVENTORY: dict[str, list[GPUDevice]] = {}
+
+
+class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
+    """Runs user servers as local processes, each with the GPUs of its profile."""
+
+    profile_list = Union(
+        [List(), Dict(), Callable()],
+        default_value=[],
+        config=True,
+        help="""Profiles in KubeSpawner's format plus `gpu` and `requires` (see the docs).
+
+        Empty (the default): derived from the machine's GPUs found through NVML, with a CPU-only
+        profile first; only the CPU profile when there is no GPU.""",
+    )
+    nvml_module = Unicode(
+        "pynvml",
+        config=True,
+        help="Python module providing the NVML API. Only tests change this, to a fake module.",
+    )
+    ledger_path = Unicode(
+        "jupyterhub-imagine-gpus.json",
+        config=True,
+        help="""JSON file recording which server holds which GPUs, kept across hub restarts.
+        Relative paths are relative to the hub's working directory.""",
+    )
+    gpu_requires = List(
+        Unicode(),
+        default_value=["gpu"],
+        config=True,
+        help="`requires` of the GPU profiles derived from NVML (capabilities or group names).",
+    )
+    gpu_quota_per_user = Int(
+        0,
+        config=True,
+        help="Most GPUs (or MIG slices) one user may hold at once across all their servers; 0: no limit.",
+    )
+    home_dir_template = Unicode(
+        "",
+        config=True,
+        help="""When set (e.g. `/tmp/imagine/{username}`), servers run as the hub's own system user
+        in this directory instead of as a system user per hub user. For demos and tests only:
+        it gives no isolation between users.""",
+    )
+
+    @default("options_form")
+    def _options_form_default(self) -> Any:
+        return ImagineLocalSpawner._render_options_form
+
+    # ----- inventory, ledger -------------------------------------------------------------------
+    def _inventory(self) -> list[GPUDevice]:
+        if self.nvml_module not in _INVENTORY:
+            reader = NVMLReader(load_nvml(self.nvml_module))
+            _INVENTORY[self.nvml_module] = reader.devices(details=False)
+            if reader.error:
+                self.log.info("No GPUs for local servers: %s", reader.error)
+            reader.shutdown()
+        return _INVENTORY[self.nvml_module]
+
+    def _ledger(self) -> tuple[AllocationLedger, asyncio.Lock]:
+        path = os.path.abspath(self.ledger_path)
+        if path not in _LEDGERS:
+            _LEDGERS[path] = (AllocationLedger(path), asyncio.Lock())
+        return _LEDGERS[path]
+
+    async def load_profiles(self) -> list[pm.Profile]:
+        raw = self.profile_list
+        if callable(raw):
+            raw = await self._maybe_await(raw(self))
+        if not raw:
+            return derive_profiles(self._inventory(), list(self.gpu_requires))
+        return pm.parse_profiles(raw)
+
+    # ----- availability and the form ----------------------------------------------------------
+    def _availability(self, profiles: list[pm.Profile]) -> dict[str, Availability]:
+        ledger, _ = self._ledger()
+        held = ledger.held()
+        result = {}
+        for p in profiles:
+            if not p.gpu.is_gpu:
+                continue
+            candidates = candidates_for(p.gpu, self._inventory())
+            free = sum(1 for c in candidates if c not in held)
+            unit = "MIG slices" if p.gpu.mig else "GPUs"
+            result[p.slug] = Availability(free, len(candidates), unit)
+        return result
+
+    async def _render_options_form(self) -> str:
+        visible = pm.visible_profiles(await self.load_profiles(), await self.entitlements())
+        availability = self._availability(visible)
+        unavailable = {}
+        for p in visible:
+            avail = availability.get(p.slug)
+            if avail is not None and avail.free < p.gpu.count:
+                unavailable[p.slug] = f"full: needs {p.gpu.count}, {avail.free} free"
+        return render_form(visible, availability, unavailable)
+
+    # ----- start / stop ------------------------------------------------------------------------
+    async def _allocate(self, selection: pm.Selection) -> tuple[str, ...]:
+        gpu = selection.profile.gpu
+        if not gpu.is_gpu:
+            return ()
+        ledger, lock = self._ledger()
+        async with lock:
+            in_use = ledger.count_for_user(self.user.name)
+            held_here = ledger.get(self._server_key())
+            in_use -= len(held_here.devices) if held_here else 0
+            reason = pm.check_quota(in_use, gpu.count, self.gpu_quota_per_user, self.user.name)
+            if reason:
+                raise SpawnException(reason, reason="quota", status_code=403)
+            candidates = candidates_for(gpu, self._inventory())
+            allocation = ledger.allocate(
+                self._server_key(), candidates, gpu.count, selection.profile.slug
+            )
+        if allocation is None:
+            raise SpawnException(
+                f"No {gpu.label()} is free right now for profile "
+                f"{selection.profile.display_name!r}; try again later or pick another profile.",
+                reason="capacity",
+                status_code=409,
+            )
+        return allocation.devices
+
+    def _server_key(self) -> str:
+        return f"{self.user.name}/{self.name}"
+
+    async def start(self) -> Any:
+        selection = await self.resolve_selection(self.user_options or {})
+        devices = await self._allocate(selection)
+        self._imagine_env = {
+            "CUDA_VISIBLE_DEVICES": ",".join(devices),
+            "JUPYTERHUB_IMAGINE_PROFILE": selection.profile.slug,
+            **{k: str(v) for k, v in (selection.profile.raw.get("environment") or {}).items()},
+        }
+        try:
+            return await super().start()
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        ledger, _ = self._ledger()
+        if ledger.release(self._server_key()):
+            self.log.info("Released GPUs of %s", self._log_name)
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            await super().stop(now=now)
+        finally:
+            self._release()
+
+    async def poll(self) -> int | None:
+        status = await super().poll()
+        if status is not None:
+            self._release()
+        return status
+
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()
+        env.update(getattr(self, "_imagine_env", {"CUDA_VISIBLE_DEVICES": ""}))
+        return env
+
+    # ----- running as the hub's own user (demo/test mode) -------------------------------------
+    @property
+    def _home(self) -> str:
+        return self.home_dir_template.format(username=self.user.name)
+
+    def make_preexec_fn(self, name: str) -> Any:
+        if not self.home_dir_template:
+            return super().make_preexec_fn(name)
+        home = self._home
+
+        def preexec() -> None:
+            os.makedirs(home, 0o700, exist_ok=True)
+            os.chdir(home)
+
+        return preexec
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        if not self.home_dir_template:
+            return super().user_env(env)
+        env.update(USER=self.user.name, HOME=self._home, SHELL="/bin/bash")
+        return env
+
+    def move_certs(self, paths: Any) -> Any:
+        return paths if self.home_dir_template else super().move_certs(paths)

@@ -1,0 +1,134 @@
+"""The pure profile model."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyterhub_imagine.gpu.nvml import GPUDevice, MigInstance
+from jupyterhub_imagine.spawner import profiles as pm
+from jupyterhub_imagine.spawner.ledger import AllocationLedger
+from jupyterhub_imagine.spawner.local_profiles import candidates_for, derive_profiles
+
+PROFILES = [
+    {"display_name": "CPU", "slug": "cpu", "default": True},
+    {
+        "display_name": "1 A100",
+        "slug": "gpu-a100",
+        "gpu": {"count": 1, "type": "A100"},
+        "requires": ["gpu"],
+        "profile_options": {
+            "image": {
+                "display_name": "Image",
+                "choices": {"torch": {"display_name": "PyTorch"}},
+                "unlisted_choice": {"enabled": True, "validation_regex": r"^[a-z0-9./:-]+$"},
+            }
+        },
+    },
+    {"display_name": "MIG", "gpu": {"mig": "nvidia.com/mig-1g.10gb"}, "requires": ["gpu"]},
+]
+
+
+def test_parse_generates_slugs_and_gpu_requests():
+    profiles = pm.parse_profiles(PROFILES)
+    assert [p.slug for p in profiles] == ["cpu", "gpu-a100", "mig"]
+    assert profiles[0].gpu.is_gpu is False
+    assert profiles[2].gpu == pm.GPURequest(count=1, mig="nvidia.com/mig-1g.10gb")
+    assert profiles[2].gpu.resource == "nvidia.com/mig-1g.10gb"
+
+
+def test_dict_form_uses_keys_as_slugs():
+    profiles = pm.parse_profiles({"small": {"display_name": "Small"}})
+    assert profiles[0].slug == "small"
+
+
+@pytest.mark.parametrize(
+    "bad,needle",
+    [
+        ([{"slug": "x"}], "display_name"),
+        ([{"display_name": "A", "gpu": {"count": -1}}], "gpu.count"),
+        ([{"display_name": "A", "gpu": {"mig": "1g"}}], "gpu.mig"),
+        ([{"display_name": "A", "gpu": {"cout": 1}}], "unknown key"),
+        ([{"display_name": "A"}, {"display_name": "A"}], "used twice"),
+        ([{"display_name": "A", "slug": "Bad Slug"}], "slug"),
+        ([{"display_name": "A", "requires": "gpu"}], "requires"),
+    ],
+)
+def test_config_errors_name_the_problem(bad, needle):
+    with pytest.raises(pm.ProfileConfigError, match=needle):
+        pm.parse_profiles(bad)
+
+
+def test_gating_hides_and_refuses():
+    profiles = pm.parse_profiles(PROFILES)
+    assert [p.slug for p in pm.visible_profiles(profiles, set())] == ["cpu"]
+    with pytest.raises(pm.BadSpawnOptions, match="needs gpu"):
+        pm.select(profiles, {"profile": "gpu-a100"}, set())
+    assert pm.select(profiles, {"profile": "gpu-a100"}, {"gpu"}).profile.slug == "gpu-a100"
+
+
+@pytest.mark.parametrize(
+    "options,needle",
+    [
+        ({"profile": "nope"}, "Unknown profile"),
+        ({"profile": ["cpu"], "junk": "1"}, "no option"),
+        ({"profile": "gpu-a100", "image": "bad image!"}, "not allowed"),
+        ({"profile": 5}, "profile name"),
+    ],
+)
+def test_bad_options(options, needle):
+    with pytest.raises(pm.BadSpawnOptions, match=needle):
+        pm.select(pm.parse_profiles(PROFILES), options, {"gpu"})
+
+
+def test_default_profile_and_valid_options():
+    profiles = pm.parse_profiles(PROFILES)
+    assert pm.select(profiles, {}, set()).profile.slug == "cpu"
+    sel = pm.select(profiles, {"profile": "gpu-a100", "image": "torch"}, {"gpu"})
+    assert sel.options == {"image": "torch"}
+    sel = pm.select(profiles, {"profile": "gpu-a100", "image": "quay.io/x:1"}, {"gpu"})
+    assert sel.options == {"image": "quay.io/x:1"}
+
+
+def test_options_from_form_uses_kubespawner_field_names():
+    form = {
+        "profile": ["gpu-a100"],
+        "profile-option-gpu-a100--image": ["unlisted_choice"],
+        "profile-option-gpu-a100--image--unlisted-choice": ["my/image:2"],
+        "profile-option-cpu--image": ["ignored"],
+    }
+    assert pm.options_from_form(form) == {"profile": "gpu-a100", "image": "my/image:2"}
+
+
+def test_quota():
+    assert pm.check_quota(1, 1, 2, "alice") is None
+    assert "at most 2" in pm.check_quota(2, 1, 2, "alice")
+    assert pm.check_quota(10, 10, 0, "alice") is None
+
+
+def _devices():
+    mig = GPUDevice(2, "GPU-2", "A100", 40, mig=[MigInstance("MIG-a", "A100 MIG 1g.10gb", 10),
+                                                MigInstance("MIG-b", "A100 MIG 1g.10gb", 10)])
+    return [GPUDevice(0, "GPU-0", "A100", 40), GPUDevice(1, "GPU-1", "A100", 40), mig]
+
+
+def test_derived_profiles_follow_the_machine():
+    slugs = [p.slug for p in derive_profiles(_devices(), ["gpu"])]
+    assert slugs == ["cpu", "gpu-a100", "gpu2-a100", "mig-1g-10gb"]
+    assert [p.slug for p in derive_profiles([], ["gpu"])] == ["cpu"]
+    profiles = derive_profiles(_devices(), ["gpu"])
+    assert candidates_for(profiles[1].gpu, _devices()) == ["GPU-0", "GPU-1"]
+    assert candidates_for(profiles[3].gpu, _devices()) == ["MIG-a", "MIG-b"]
+
+
+def test_ledger_allocates_exclusively_and_survives_reload(tmp_path):
+    path = tmp_path / "ledger.json"
+    ledger = AllocationLedger(path)
+    a = ledger.allocate("alice/", ["GPU-0", "GPU-1"], 1, "gpu")
+    b = ledger.allocate("bob/", ["GPU-0", "GPU-1"], 1, "gpu")
+    assert a.devices == ("GPU-0",) and b.devices == ("GPU-1",)
+    assert ledger.allocate("carol/", ["GPU-0", "GPU-1"], 1, "gpu") is None
+    reloaded = AllocationLedger(path)
+    assert reloaded.held() == {"GPU-0", "GPU-1"}
+    assert reloaded.count_for_user("alice") == 1
+    reloaded.release("alice/")
+    assert AllocationLedger(path).held() == {"GPU-1"}
