@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Unicode, default
+from traitlets import Float, Unicode, default
 
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
 from .handlers import GPUHandler, StatusHandler
@@ -53,10 +53,6 @@ class ImagineServerExtension(ExtensionApp):
     hub_prefix = Unicode(
         config=True,
         help="URL prefix of the hub, used for share links (default: from $JUPYTERHUB_BASE_URL).",
-    )
-    visible_devices = Dict(
-        config=False,
-        help="Internal: parsed CUDA_VISIBLE_DEVICES.",
     )
 
     @default("profile")

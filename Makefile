@@ -1,0 +1,58 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests drive for real: the browser, rclone over FUSE, Prometheus, git.
+APT_PACKAGES := chromium rclone fuse3 prometheus git
+APT_COMMANDS := chromium rclone fusermount3 prometheus git
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-python test-js system-deps env lab lint clean
+
+demo: env
+	$(BIN)/jupyterhub-imagine-demo
+
+test: system-deps env test-python test-js
+
+test-python: env
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-js: env
+	cd labextension && npm test
+
+system-deps:
+	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	  else \
+	    echo "Missing:$$missing. Install them with:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $(APT_PACKAGES)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+env: $(STAMP)
+
+# The editable install builds the labextension through hatch-jupyter-builder (npm in labextension/);
+# `labextension develop` then links the build output into the venv so rebuilds show up at once.
+$(STAMP): pyproject.toml labextension/package.json labextension/package-lock.json jupyterhub_imagine/demo/package-lock.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	cd jupyterhub_imagine/demo && npm ci --no-audit --no-fund --loglevel=error
+	PATH=$(BIN):$$PATH $(BIN)/pip install -q -e '.[test]'
+	$(BIN)/jupyter labextension develop --overwrite .
+	touch $(STAMP)
+
+lab: env
+	cd labextension && PATH=$(BIN):$$PATH npm run build:prod
+
+lint: env
+	$(BIN)/ruff check jupyterhub_imagine tests bench
+
+clean:
+	rm -rf $(VENV) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \
+	  jupyterhub_imagine/demo/node_modules .demo test-artifacts

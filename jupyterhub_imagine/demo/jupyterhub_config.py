@@ -1,0 +1,73 @@
+"""JupyterHub configuration of the embedded single-machine demo (started by `make demo`).
+
+Every value comes from environment variables set by ``jupyterhub_imagine.demo.stack``: the
+OpenID provider's issuer and client, ports, and a state directory. Tests reuse this file with an
+extra config file layered on top (IMAGINE_DEMO_EXTRA_CONFIG).
+"""
+# ruff: noqa: F821  (`c` and `load_subconfig` are provided by traitlets when it runs this file)
+
+import os
+import sys
+from pathlib import Path
+
+env = os.environ
+state = Path(env["IMAGINE_DEMO_DIR"])
+port = int(env.get("IMAGINE_DEMO_PORT", "8000"))
+public_url = f"http://127.0.0.1:{port}"
+vo = "urn:mace:egi.eu:group:vo.imagine.example"
+
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = port
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(env.get("IMAGINE_DEMO_HUB_PORT", "8081"))
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env.get('IMAGINE_DEMO_PROXY_API_PORT', '8001')}"
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+
+# --- Authentication: the development provider, shaped like EGI Check-in ---------------------------
+c.JupyterHub.authenticator_class = "imagine"
+c.ImagineOAuthenticator.preset = "egi-checkin"
+c.ImagineOAuthenticator.issuer = env["IMAGINE_DEMO_ISSUER"]
+c.ImagineOAuthenticator.client_id = env["IMAGINE_DEMO_CLIENT_ID"]
+c.ImagineOAuthenticator.client_secret = env["IMAGINE_DEMO_CLIENT_SECRET"]
+c.ImagineOAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
+c.ImagineOAuthenticator.allowed_groups = [vo]
+c.ImagineOAuthenticator.admin_groups = [f"{vo}:admins"]
+c.ImagineOAuthenticator.capabilities = {"gpu": [f"{vo}:gpu"]}
+c.ImagineOAuthenticator.enrollment_url = "https://example.org/enrol/vo.imagine.example"
+
+# --- Spawning: local processes, profiles from this machine's GPUs ---------------------------------
+c.JupyterHub.spawner_class = "imagine-local"
+c.ImagineLocalSpawner.home_dir_template = str(state / "home" / "{username}")
+c.ImagineLocalSpawner.ledger_path = str(state / "gpu-allocations.json")
+c.Spawner.default_url = "/lab"
+c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
+
+# --- The idle-GPU culler, as a hub service with only the scopes it needs ---------------------------
+c.JupyterHub.services = [
+    {
+        "name": "idle-gpu-culler",
+        "command": [
+            str(Path(sys.executable).with_name("jupyterhub-imagine-culler")),
+            f"--IdleGPUCuller.db_url=sqlite:///{state / 'culler.sqlite'}",
+        ],
+    }
+]
+c.JupyterHub.load_roles = [
+    {
+        "name": "idle-gpu-culler",
+        "services": ["idle-gpu-culler"],
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers",
+                   "access:servers"],
+    }
+]
+
+extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
+if extra:
+    load_subconfig(extra)

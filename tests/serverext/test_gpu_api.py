@@ -1,0 +1,73 @@
+"""/status and /gpu on a real jupyter-server with the extension; NVML is the FAKE module."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.support import fake_nvml
+
+
+@pytest.fixture
+def nvml_file(tmp_path, monkeypatch, request):
+    """Two fake A100s; the server is given the one named by the cuda_visible marker (GPU-1)."""
+    path = tmp_path / "nvml.json"
+    fake_nvml.write_state(
+        str(path),
+        [fake_nvml.a100("GPU-0", utilization=99), fake_nvml.a100("GPU-1", 37, 3 * 2**30)],
+    )
+    marker = request.node.get_closest_marker("cuda_visible")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", marker.args[0] if marker else "GPU-1")
+    monkeypatch.setenv("IMAGINE_FAKE_NVML", str(path))
+    monkeypatch.setenv("JUPYTERHUB_IMAGINE_PROFILE", "gpu-a100")
+    return path
+
+
+@pytest.fixture
+def jp_server_config(nvml_file):
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyterhub_imagine": True}},
+        "ImagineServerExtension": {
+            "nvml_module": "tests.support.fake_nvml",
+            "gpu_cache_seconds": 0.0,
+        },
+    }
+
+
+async def test_gpu_reports_the_samplers_numbers(jp_fetch):
+    response = await jp_fetch("jupyterhub-imagine", "api", "gpu")
+    body = json.loads(response.body)
+    assert body["available"] is True
+    assert [(g["uuid"], g["utilization"], g["memory_used"]) for g in body["gpus"]] == [
+        ("GPU-1", 37.0, 3 * 2**30)
+    ]
+    assert body["warning"] is None
+
+
+@pytest.mark.cuda_visible("")
+async def test_gpu_says_no_gpu_clearly(jp_fetch):
+    body = json.loads((await jp_fetch("jupyterhub-imagine", "api", "gpu")).body)
+    assert body == {**body, "available": False, "gpus": []}
+    assert "No GPU" in body["message"]
+
+
+async def test_status_names_the_profile(jp_fetch):
+    body = json.loads((await jp_fetch("jupyterhub-imagine", "api", "status")).body)
+    assert body["profile"] == "gpu-a100"
+    assert body["hub_prefix"].endswith("/hub/")
+
+
+async def test_polling_does_not_count_as_activity(jp_fetch, jp_serverapp):
+    settings = jp_serverapp.web_app.settings
+    settings.pop("api_last_activity", None)
+    await jp_fetch("jupyterhub-imagine", "api", "gpu")
+    await jp_fetch("jupyterhub-imagine", "api", "status")
+    assert "api_last_activity" not in settings
+
+
+async def test_requests_without_a_token_are_refused(jp_fetch):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("jupyterhub-imagine", "api", "gpu", headers={"Authorization": ""})
+    assert err.value.code == 403

@@ -1,0 +1,108 @@
+"""ImagineLocalSpawner in a real JupyterHub: gating, availability, quota, junk input.
+
+NVML is the FAKE module (four A100s in a JSON file); everything else is real: the hub, the proxy,
+and the user servers it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import html
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+
+from tests.support import fake_nvml
+from tests.support.minihub import mini_hub
+
+GPU_SLUG = "gpu-nvidia-a100-sxm4-40gb"
+
+CONFIG = """
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 0
+c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice"]}}}}
+c.JupyterHub.spawner_class = "imagine-local"
+c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
+c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
+c.ImagineLocalSpawner.ledger_path = "{state}/ledger.json"
+c.ImagineLocalSpawner.gpu_quota_per_user = 2
+c.Spawner.consecutive_failure_limit = 3
+c.Spawner.environment = {{"IMAGINE_FAKE_NVML": "{nvml}"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("localhub")
+    nvml = tmp / "nvml.json"
+    fake_nvml.write_state(str(nvml), [fake_nvml.a100(f"GPU-{i}") for i in range(4)])
+    config = CONFIG.format(state=tmp / "state", nvml=nvml)
+    with mini_hub(tmp, config, env={"IMAGINE_FAKE_NVML": str(nvml)}) as h:
+        yield h
+
+
+def _form(session, url):
+    """The spawn page and its form's action URL (which carries the XSRF token)."""
+    page = session.get(url, timeout=30)
+    match = re.search(r'id="spawn_form"\s+action="([^"]+)"', page.text)
+    action = html.unescape(match.group(1)) if match else url
+    return page, urljoin(url, action)
+
+
+def test_form_shows_gpu_profiles_with_availability_only_to_entitled_users(hub):
+    page, _ = _form(hub.login("alice"), f"{hub.url}/hub/spawn")
+    assert f'value="{GPU_SLUG}"' in page.text
+    assert "4 of 4 GPUs free" in page.text
+    page, _ = _form(hub.login("bob"), f"{hub.url}/hub/spawn")
+    assert 'value="cpu"' in page.text
+    assert "A100" not in page.text
+
+
+def test_crafted_post_for_a_forbidden_profile_gets_400(hub):
+    bob = hub.login("bob")
+    _, action = _form(bob, f"{hub.url}/hub/spawn")
+    r = bob.post(action, data={"profile": GPU_SLUG}, timeout=30)
+    assert r.status_code == 400
+    assert "needs gpu" in r.text
+    r = hub.api("POST", "/users/bob/server", json={"profile": GPU_SLUG})
+    assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"profile": "no-such-profile"},
+        {"profile": "cpu", "profile-option-cpu--image": "x"},
+        {"profile": "../../etc"},
+    ],
+)
+def test_junk_form_posts_get_400_and_the_hub_stays_up(hub, data):
+    bob = hub.login("bob")
+    for _ in range(4):  # more than consecutive_failure_limit
+        _, action = _form(bob, f"{hub.url}/hub/spawn")
+        r = bob.post(action, data=data, timeout=30)
+        assert r.status_code == 400, r.text[:500]
+    r = hub.api("POST", "/users/bob/server", json={"profile": "nope", "junk": [1]})
+    assert r.status_code == 400
+    assert hub.alive()
+
+
+def test_concurrent_spawns_never_exceed_the_gpu_quota(hub):
+    def spawn(i: int):
+        return hub.api("POST", f"/users/alice/servers/s{i}", json={"profile": GPU_SLUG})
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(spawn, range(20)))
+    codes = [r.status_code for r in results]
+    assert codes.count(403) >= 18, codes
+    ledger = json.loads(Path(hub.state.parent / "state" / "ledger.json").read_text())
+    held = [d for a in ledger["allocations"].values() for d in a["devices"]]
+    assert len(held) <= 2 and len(set(held)) == len(held)
+    assert any("at most 2 GPU" in r.text for r in results if r.status_code == 403)
+    for i in range(20):
+        hub.api("DELETE", f"/users/alice/servers/s{i}")
+    assert hub.alive()
