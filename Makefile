@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml labextension/package.json labextension/package-lock.jso
 	$(BIN)/pip install -q --upgrade pip
 	cd jupyterhub_imagine/demo && npm ci --no-audit --no-fund --loglevel=error
 	PATH=$(BIN):$$PATH $(BIN)/pip install -q -e '.[test]'
-	$(BIN)/jupyter labextension develop --overwrite .
+	PATH=$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite .
 	touch $(STAMP)
 
 lab: env

@@ -1,0 +1,1 @@
+"""Login through OpenID Connect providers of research communities (ImagineOAuthenticator)."""

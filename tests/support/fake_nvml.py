@@ -68,8 +68,10 @@ def nvmlDeviceGetUtilizationRates(handle: dict[str, Any]) -> Any:
 
 
 def nvmlDeviceGetComputeRunningProcesses(handle: dict[str, Any]) -> list[Any]:
-    return [SimpleNamespace(pid=p["pid"], usedGpuMemory=p["memory_used"])
-            for p in handle.get("processes", [])]
+    return [
+        SimpleNamespace(pid=p["pid"], usedGpuMemory=p["memory_used"])
+        for p in handle.get("processes", [])
+    ]
 
 
 def nvmlDeviceGetMigMode(handle: dict[str, Any]) -> tuple[int, int]:
@@ -101,8 +103,12 @@ def mig_a100(uuid: str, slices: list[str]) -> dict[str, Any]:
         A100,
         uuid=uuid,
         mig=[
-            {"uuid": f"MIG-{uuid}-{i}", "name": f"NVIDIA A100-SXM4-40GB MIG {s}",
-             "memory_total": 5 * 2**30, "memory_used": 2**20}
+            {
+                "uuid": f"MIG-{uuid}-{i}",
+                "name": f"NVIDIA A100-SXM4-40GB MIG {s}",
+                "memory_total": 5 * 2**30,
+                "memory_used": 2**20,
+            }
             for i, s in enumerate(slices)
         ],
     )

@@ -18,10 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_NVML_CONFIG = """
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
 c.Spawner.environment = {{"IMAGINE_FAKE_NVML": {nvml!r}, "PYTHONPATH": {repo!r}}}
-c.Spawner.args = list(c.Spawner.args) + [
+c.Spawner.args.extend([
     "--ImagineServerExtension.nvml_module=tests.support.fake_nvml",
     "--ImagineServerExtension.gpu_cache_seconds=0",
-]
+])
 """
 
 
