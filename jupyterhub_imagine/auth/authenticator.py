@@ -15,6 +15,7 @@ from oauthenticator.generic import GenericOAuthenticator
 from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Dict, Enum, Float, List, Set, Unicode, default, validate
 
+from ..startup import spawner_config_problems
 from . import access, tokens
 from .discovery import DiscoveryError, IssuerMismatch, ProviderInfo, fetch_metadata_sync
 from .entitlements import DEFAULT_NAMESPACES
@@ -45,8 +46,10 @@ A user satisfies a list of rules when any one rule matches any of their membersh
 """
 
 
-class ImagineConfigError(ValueError):
-    """A required setting is missing or wrong; the message names it and says what to do."""
+class ImagineConfigError(SystemExit):
+    """A required setting is missing or wrong; the message names it and says what to do.
+
+    A SystemExit, so the hub stops with the message (exit status 1) instead of a traceback."""
 
 
 class ImagineOAuthenticator(GenericOAuthenticator):
@@ -303,6 +306,8 @@ class ImagineOAuthenticator(GenericOAuthenticator):
                 f"JUPYTERHUB_CRYPT_KEY is not set or unusable ({e}): auth state holds tokens "
                 "and must be encrypted; set it to the output of `openssl rand -hex 32`"
             )
+        # The hub builds spawners lazily; check our spawner's profiles now, not at first spawn.
+        problems += spawner_config_problems(self.config, getattr(self.parent, "spawner_class", None))
         return problems
 
     def _discover_at_startup(self) -> None:

@@ -51,6 +51,13 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
         config=True,
         help="`requires` of the GPU profiles derived from NVML (capabilities or group names).",
     )
+    default_profile = Unicode(
+        "",
+        config=True,
+        help="""Slug of the profile preselected in the form and used when a spawn names none
+        (e.g. "cpu"). Empty: the profile marked `default`, else the first one. An unknown slug
+        stops the hub at start-up.""",
+    )
     gpu_quota_per_user = Int(
         0,
         config=True,
@@ -84,13 +91,23 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
             _LEDGERS[path] = (AllocationLedger(path), asyncio.Lock())
         return _LEDGERS[path]
 
-    async def load_profiles(self) -> list[pm.Profile]:
+    def static_profiles(self) -> list[pm.Profile] | None:
+        """The configured (or derived) profiles, or None when ``profile_list`` is a callable."""
         raw = self.profile_list
         if callable(raw):
-            raw = await self._maybe_await(raw(self))
+            return None
         if not raw:
-            return derive_profiles(self._inventory(), list(self.gpu_requires))
-        return pm.parse_profiles(raw)
+            profiles = derive_profiles(self._inventory(), list(self.gpu_requires))
+        else:
+            profiles = pm.parse_profiles(raw)
+        return pm.with_default(profiles, self.default_profile)
+
+    async def load_profiles(self) -> list[pm.Profile]:
+        profiles = self.static_profiles()
+        if profiles is None:
+            raw = await self._maybe_await(self.profile_list(self))
+            profiles = pm.with_default(pm.parse_profiles(raw), self.default_profile)
+        return profiles
 
     # ----- availability and the form ----------------------------------------------------------
     def _availability(self, profiles: list[pm.Profile]) -> dict[str, Availability]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -146,6 +146,16 @@ def default_profile(profiles: list[Profile]) -> Profile | None:
         if p.default:
             return p
     return profiles[0] if profiles else None
+
+
+def with_default(profiles: list[Profile], slug: str) -> list[Profile]:
+    """Make ``slug`` the only default profile; a slug that names no profile is a config error."""
+    if not slug:
+        return profiles
+    if slug not in {p.slug for p in profiles}:
+        known = ", ".join(p.slug for p in profiles)
+        raise ProfileConfigError(f"default_profile {slug!r} is not a profile (known: {known})")
+    return [replace(p, default=p.slug == slug) for p in profiles]
 
 
 def _first(value: Any) -> Any:

@@ -45,6 +45,7 @@ class Hub:
         self.crypt_key = crypt_key
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "hub.log"
+        self.extra_config = ""  # appended to the generated config (e.g. spawner settings)
 
     def write_config(self) -> Path:
         settings = {"oauth_callback_url": f"{self.url}/hub/oauth_callback", **self.authenticator}
@@ -63,7 +64,7 @@ class Hub:
         for key, value in settings.items():
             lines.append(f"c.ImagineOAuthenticator.{key} = {json.loads(json.dumps(value))!r}")
         path = self.workdir / "jupyterhub_config.py"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n" + self.extra_config)
         return path
 
     def env(self) -> dict[str, str]:

@@ -117,6 +117,7 @@ def test_missing_client_secret_stops_the_hub(hub_factory: Callable[..., Hub]):
     hub.start(wait=False)
     assert hub.wait_exit(60) != 0
     assert "ImagineOAuthenticator.client_secret is not set" in hub.log
+    assert "Traceback" not in hub.log
 
 
 def test_missing_crypt_key_stops_the_hub(hub_factory: Callable[..., Hub]):
@@ -168,3 +169,28 @@ def test_logout_ends_the_provider_session(checkin_hub: tuple[Hub, OIDCProvider])
     # The provider session is gone: the next login asks for the password again.
     again = s.get(f"{hub.url}/hub/oauth_login")
     assert 'name="password"' in again.text
+
+
+@pytest.mark.parametrize(
+    "spawner_config,needle",
+    [
+        (
+            'c.ImagineLocalSpawner.default_profile = "gpu-h100"',
+            "ImagineLocalSpawner.default_profile 'gpu-h100' is not a profile",
+        ),
+        (
+            'c.ImagineLocalSpawner.profile_list = [{"display_name": "A", "gpu": {"count": "2"}}]',
+            "ImagineLocalSpawner.profile_list[0] (a): gpu.count must be a non-negative integer",
+        ),
+    ],
+)
+def test_bad_profile_config_stops_the_hub(
+    hub_factory: Callable[..., Hub], spawner_config: str, needle: str
+):
+    settings = {"issuer": "http://127.0.0.1:9/r", "client_id": "x", "client_secret": "y"}
+    hub = hub_factory(settings)
+    hub.extra_config = f"c.JupyterHub.spawner_class = 'imagine-local'\n{spawner_config}\n"
+    hub.start(wait=False)
+    assert hub.wait_exit(60) != 0
+    assert needle in hub.log
+    assert "Traceback" not in hub.log
