@@ -6,8 +6,8 @@ and the user servers it starts.
 
 from __future__ import annotations
 
-import json
 import html
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

@@ -132,3 +132,10 @@ def test_ledger_allocates_exclusively_and_survives_reload(tmp_path):
     assert reloaded.count_for_user("alice") == 1
     reloaded.release("alice/")
     assert AllocationLedger(path).held() == {"GPU-1"}
+
+
+def test_with_default_marks_one_profile_and_rejects_unknown_slugs():
+    profiles = pm.with_default(pm.parse_profiles(PROFILES), "gpu-a100")
+    assert [p.slug for p in profiles if p.default] == ["gpu-a100"]
+    with pytest.raises(pm.ProfileConfigError, match="default_profile 'nope' is not a profile"):
+        pm.with_default(profiles, "nope")
