@@ -58,8 +58,11 @@ c.JupyterHub.services = [
         "name": "idle-gpu-culler",
         "command": [
             str(Path(sys.executable).with_name("jupyterhub-imagine-culler")),
+            "--IdleGPUCuller.activity_source=server",
             f"--IdleGPUCuller.db_url=sqlite:///{state / 'culler.sqlite'}",
         ],
+        # user servers are reached through the proxy, like a browser reaches them
+        "environment": {"JUPYTERHUB_IMAGINE_SERVERS_URL": public_url},
     }
 ]
 c.JupyterHub.load_roles = [

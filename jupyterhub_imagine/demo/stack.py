@@ -12,13 +12,12 @@ import secrets
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
-
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 from .oidc import DEMO_DIR, OIDCClient, OIDCProvider
 

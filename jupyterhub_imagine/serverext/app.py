@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Unicode, default
+from traitlets import Float, List, Unicode, default
 
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
 from .handlers import GPUHandler, StatusHandler
@@ -50,6 +50,13 @@ class ImagineServerExtension(ExtensionApp):
         config=True,
         help="Slug of the profile this server runs (default: $JUPYTERHUB_IMAGINE_PROFILE).",
     )
+    culler_services = List(
+        Unicode(),
+        default_value=["idle-gpu-culler"],
+        config=True,
+        help="""Names of the hub services allowed to set and clear cull warnings on this server
+        (the idle-GPU culler's service name). Users and other services get 403.""",
+    )
     hub_prefix = Unicode(
         config=True,
         help="URL prefix of the hub, used for share links (default: from $JUPYTERHUB_BASE_URL).",
@@ -83,7 +90,9 @@ class ImagineServerExtension(ExtensionApp):
     def _init_culling(self) -> None:
         from . import culling
 
-        self.settings["imagine_culling"] = culling.CullingState()
+        self.settings["imagine_culling"] = culling.CullingState(
+            culler_services=tuple(self.culler_services)
+        )
 
     def initialize_handlers(self) -> None:
         from . import culling

@@ -1,0 +1,486 @@
+"""IdleGPUCuller: a JupyterHub service that releases idle GPUs and leaves CPU servers to
+jupyterhub-idle-culler's classic loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from jupyterhub_idle_culler import cull_idle, default_cull_arbiter
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default
+from traitlets import Callable as CallableTrait
+from traitlets.config import Application
+
+from .decide import (
+    Action,
+    Decision,
+    Observation,
+    PolicySettings,
+    decide,
+    warning_payload,
+)
+from .hub import HubClient, HubError, HubServer, RetryingClient, UserServerClient
+from .sources import (
+    DEFAULT_METRICS,
+    UNKNOWN,
+    ActivitySource,
+    GpuReading,
+    MetricSpec,
+    PrometheusSource,
+    ServerEndpointSource,
+    kubespawner_pod_name,
+    reading_from_activity,
+    server_id,
+)
+from .store import CullerStore, ServerKey, ServerRecord
+
+
+def parse_epoch(value: str | None) -> float | None:
+    """ISO 8601 from the hub (UTC when naive) to seconds since the epoch."""
+    if not value:
+        return None
+    from jupyterhub_idle_culler import parse_date
+
+    return parse_date(value).timestamp()
+
+
+def key_of(server: HubServer) -> ServerKey:
+    return ServerKey(server.user, server.name, server.started)
+
+
+@dataclass
+class CycleReport:
+    """What one cycle saw and did (logged, and returned for tests and the bench)."""
+
+    servers: int = 0
+    gpu_servers: int = 0
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def actions(self) -> dict[str, Action]:
+        return {name: d.action for name, d in self.decisions.items()}
+
+
+class IdleGPUCuller(Application):
+    """Warn about, then stop, servers whose GPUs sit idle with nobody at the desk."""
+
+    name = "jupyterhub-imagine-culler"
+    description = __doc__
+
+    config_file = Unicode(
+        "jupyterhub_imagine_culler_config.py",
+        config=True,
+        help="Config file to load, if it exists.",
+    )
+    api_url = Unicode(config=True, help="Hub API URL. Default: $JUPYTERHUB_API_URL.")
+    api_token = Unicode(config=True, help="Hub API token. Default: $JUPYTERHUB_API_TOKEN.")
+    servers_url = Unicode(
+        config=True,
+        help="""Origin through which user servers are reached (the proxy), e.g.
+        http://proxy-public or http://127.0.0.1:8000. Default: $JUPYTERHUB_IMAGINE_SERVERS_URL,
+        else the origin of $JUPYTERHUB_PUBLIC_HUB_URL.""",
+    )
+    cull_every = Float(60.0, config=True, help="Seconds between cycles.")
+    gpu_idle_timeout = Float(
+        1800.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
+    )
+    warning_lead = Float(900.0, config=True, help="Seconds between the warning and the stop.")
+    postpone_by = Float(3600.0, config=True, help="Seconds one 'keep my GPU' answer adds.")
+    max_postponements = Int(2, config=True, help="'Keep' answers honoured per server start.")
+    idle_threshold = Float(
+        5.0, config=True, help="GPU activity (percent, 0-100) below which a GPU counts as idle."
+    )
+    presence_timeout = Float(
+        900.0, config=True, help="Seconds after the last key/click/focus a person counts present."
+    )
+    presence_holds = Bool(
+        True,
+        config=True,
+        help="Whether a person present at the deadline defers the stop until they leave.",
+    )
+    max_gpu_age = Float(
+        0.0, config=True, help="Stop GPU servers this many seconds after start, even busy. 0: off."
+    )
+    max_sample_gap = Float(
+        0.0,
+        config=True,
+        help="Seconds between two observations beyond which the gap counts as unknown. "
+        "Default: 3 x cull_every, at least the Prometheus window.",
+    )
+    exempt_groups = Set(
+        Unicode(), config=True, help="Hub groups whose GPU servers are never culled."
+    )
+    exempt_profiles = Set(
+        Unicode(), config=True, help="Profile slugs never culled for GPU idleness."
+    )
+    gpu_profiles = Set(
+        Unicode(),
+        config=True,
+        help="""Profile slugs (user_options['profile']) that hold GPUs. When set, only these
+        servers are GPU servers, even while their metrics are missing; when empty, GPU servers
+        are recognised from their metrics (each new server is probed once with source=server).""",
+    )
+    activity_source = Enum(
+        ["server", "prometheus"],
+        "server",
+        config=True,
+        help="'prometheus' (DCGM exporter series) or 'server' (each server's NVML endpoint).",
+    )
+    prometheus_url = Unicode("http://127.0.0.1:9090", config=True, help="Prometheus base URL.")
+    prometheus_metrics = List(
+        Dict(),
+        config=True,
+        help="""[{"name": ..., "full_scale": 1.0|100.0}, ...] in fallback order; full_scale is the
+        value meaning 100% (1.0 for ratios like DCGM_FI_PROF_GR_ENGINE_ACTIVE).""",
+    )
+    pod_label = Unicode("pod", config=True, help="Pod label of DCGM series (e.g. exported_pod).")
+    namespace_label = Unicode(
+        "namespace", config=True, help="Namespace label (exported_namespace)."
+    )
+    namespace = Unicode("", config=True, help="Only this namespace's series. Empty: any.")
+    pod_name_template = Unicode(
+        "jupyter-{user_server}",
+        config=True,
+        help="KubeSpawner pod_name_template (safe slug scheme fields: username, servername, "
+        "user_server).",
+    )
+    prometheus_window = Float(
+        0.0, config=True, help="Seconds of max_over_time window. Default: 2 x cull_every."
+    )
+    concurrency = Int(20, config=True, help="Concurrent requests to user servers and the hub.")
+    max_sample_age = Float(
+        300.0, config=True, help="Server-reported GPU samples older than this count as unknown."
+    )
+    db_url = Unicode(
+        "sqlite:///jupyterhub_imagine_culler.sqlite",
+        config=True,
+        help="SQLAlchemy URL of the state store (e.g. postgresql://user@host/db).",
+    )
+    remove_named_servers = Bool(False, config=True, help="Remove named GPU servers we stop.")
+    hub_retries = Int(4, config=True, help="Retries of a failed hub request.")
+    hub_backoff = Float(1.0, config=True, help="First retry delay (s); doubles each retry.")
+    cull_cpu_servers = Bool(
+        True,
+        config=True,
+        help="Run jupyterhub-idle-culler's classic loop for servers without GPUs each cycle.",
+    )
+    timeout = Int(3600, config=True, help="Classic idle timeout (s) for servers without GPUs.")
+    max_age = Int(0, config=True, help="Classic max_age (s), applied to every server. 0: off.")
+    cull_users = Bool(False, config=True, help="Classic cull_users (needs admin:users).")
+    cull_admin_users = Bool(True, config=True, help="Classic cull_admin_users.")
+    api_page_size = Int(0, config=True, help="Users per page when listing. 0: hub default.")
+    cpu_cull_arbiter_hook = CallableTrait(
+        default_cull_arbiter,
+        config=True,
+        help="jupyterhub-idle-culler cull_arbiter_hook for servers without GPUs.",
+    )
+    clock = CallableTrait(time.time, help="Seconds since the epoch; replaced in tests.")
+    source = AnyTrait(None, allow_none=True, help="An ActivitySource; built from config if None.")
+    store = AnyTrait(None, allow_none=True, help="A CullerStore; built from db_url if None.")
+
+    @default("api_url")
+    def _api_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+
+    @default("api_token")
+    def _api_token(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    @default("servers_url")
+    def _servers_url(self) -> str:
+        explicit = os.environ.get("JUPYTERHUB_IMAGINE_SERVERS_URL")
+        if explicit:
+            return explicit
+        public = urlparse(os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
+        return f"{public.scheme}://{public.netloc}" if public.netloc else ""
+
+    @default("prometheus_metrics")
+    def _metrics(self) -> list[dict[str, Any]]:
+        return [{"name": m.name, "full_scale": m.full_scale} for m in DEFAULT_METRICS]
+
+    def policy(self) -> PolicySettings:
+        gap = self.max_sample_gap or max(3 * self.cull_every, self.window())
+        return PolicySettings(
+            gpu_idle_timeout=self.gpu_idle_timeout,
+            warning_lead=self.warning_lead,
+            postpone_by=self.postpone_by,
+            max_postponements=self.max_postponements,
+            idle_threshold=self.idle_threshold,
+            presence_timeout=self.presence_timeout,
+            presence_holds=self.presence_holds,
+            max_gpu_age=self.max_gpu_age,
+            max_sample_gap=gap,
+            exempt_groups=frozenset(self.exempt_groups),
+            exempt_profiles=frozenset(self.exempt_profiles),
+        )
+
+    def window(self) -> float:
+        return self.prometheus_window or 2 * self.cull_every
+
+    def setup(self) -> None:
+        """Build the clients, source and store (once; injected ones are kept)."""
+        if getattr(self, "hub", None) is not None:
+            return
+        client = RetryingClient(self.api_token, retries=self.hub_retries, backoff=self.hub_backoff)
+        self.hub = HubClient(self.api_url, client, page_size=self.api_page_size)
+        self.servers = UserServerClient(self.servers_url, client)
+        if self.store is None:
+            self.store = CullerStore(self.db_url)
+        if self.source is None:
+            self.source = self.make_source()
+
+    def make_source(self) -> ActivitySource:
+        if self.activity_source == "prometheus":
+            template = self.pod_name_template
+            return PrometheusSource(
+                self.prometheus_url,
+                metrics=[
+                    MetricSpec(m["name"], float(m["full_scale"])) for m in self.prometheus_metrics
+                ],
+                pod_label=self.pod_label,
+                namespace_label=self.namespace_label,
+                namespace=self.namespace,
+                window=self.window(),
+                pod_name=lambda s: kubespawner_pod_name(s, template),
+            )
+        if not self.servers_url:
+            raise ValueError(
+                "IdleGPUCuller.servers_url is required with activity_source='server': set it to "
+                "the proxy's origin, e.g. http://127.0.0.1:8000"
+            )
+        return ServerEndpointSource(
+            self.servers, concurrency=self.concurrency, max_age=self.max_sample_age
+        )
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    def is_candidate(self, server: HubServer, record: ServerRecord | None) -> bool:
+        """Whether this server may hold GPUs and so needs a reading this cycle."""
+        if self.gpu_profiles:
+            return server.profile in self.gpu_profiles
+        # a server already seen without GPUs is not asked again (asking counts as activity)
+        return record is None or record.holds_gpu is not False
+
+    def classify(self, server: HubServer, record: ServerRecord, reading: GpuReading) -> bool:
+        """Update and return whether this server instance holds GPUs (sticky once seen)."""
+        if reading.holds_gpu:
+            record.holds_gpu = True
+            record.gpus = max(record.gpus, reading.gpus)
+        elif reading.holds_gpu is False and record.holds_gpu is None:
+            record.holds_gpu = False
+        if self.gpu_profiles and server.profile in self.gpu_profiles:
+            record.holds_gpu = True
+        return bool(record.holds_gpu)
+
+    async def with_presence(
+        self, servers: Sequence[HubServer], readings: dict[tuple[str, str], GpuReading], now: float
+    ) -> None:
+        """Fetch presence and "keep" answers from warned servers the source did not ask."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(server: HubServer) -> None:
+            sid = server_id(server)
+            async with gate:
+                try:
+                    model = await self.servers.activity(server)
+                except Exception as e:  # noqa: BLE001 - any failure means unknown
+                    self.log.warning("%s: no presence (%s)", server.log_name, e)
+                    return
+            answer = reading_from_activity(model, now, self.max_sample_age)
+            old = readings.get(sid, UNKNOWN)
+            readings[sid] = GpuReading(
+                old.holds_gpu,
+                old.utilization,
+                old.gpus,
+                True,
+                answer.last_presence,
+                answer.keep_requested_at,
+            )
+
+        await asyncio.gather(*(one(s) for s in servers))
+
+    def observation(self, server: HubServer, reading: GpuReading, now: float) -> Observation:
+        return Observation(
+            now=now,
+            utilization=reading.utilization,
+            last_presence=reading.last_presence,
+            keep_requested_at=reading.keep_requested_at,
+            started=parse_epoch(server.started),
+            groups=server.groups,
+            profile=server.profile,
+        )
+
+    async def apply(
+        self, server: HubServer, record: ServerRecord, decision: Decision, report: CycleReport
+    ) -> None:
+        """Carry out one decision; failures are logged and retried next cycle."""
+        name = server.log_name
+        try:
+            if decision.action in (Action.WARN, Action.POSTPONE):
+                payload = warning_payload(decision.state, self.policy(), decision.reason)
+                assert payload is not None
+                await self.servers.put_warning(server, payload)
+            elif decision.action == Action.CLEAR_WARNING:
+                await self.servers.delete_warning(server)
+            elif decision.action == Action.STOP:
+                stopped = await self.hub.stop_server(server, remove=self.remove_named_servers)
+                report.stopped.append(name)
+                if not stopped:
+                    self.log.info("%s: stop requested, the server is slow to stop", name)
+        except HubError as e:
+            report.errors.append(f"{name}: {decision.action.value}: {e}")
+            self.log.warning("%s: could not %s: %s", name, decision.action.value, e)
+            if decision.action in (Action.WARN, Action.POSTPONE, Action.STOP):
+                # not delivered: keep the earlier state so the action is tried again
+                decision = Decision(Action.NONE, decision.reason, record.state, decision.usage)
+        record.state = decision.state
+
+    async def cycle(self) -> CycleReport:
+        """List servers, read GPU activity once, decide and act; then the classic CPU loop."""
+        self.setup()
+        now = self.clock()
+        report = CycleReport()
+        try:
+            servers = await self.hub.ready_servers()
+        except HubError as e:
+            report.errors.append(str(e))
+            self.log.error("Hub unavailable, skipping this cycle: %s", e)
+            return report
+        report.servers = len(servers)
+        known = self.store.load_running()
+        records = {key_of(s): known.get(key_of(s)) or ServerRecord(key_of(s)) for s in servers}
+        candidates = [s for s in servers if self.is_candidate(s, known.get(key_of(s)))]
+        readings = await self.source.read(candidates, now) if candidates else {}
+        gpu_servers = [
+            s
+            for s in candidates
+            if self.classify(s, records[key_of(s)], readings.get(server_id(s), UNKNOWN))
+        ]
+        report.gpu_servers = len(gpu_servers)
+        self.gpu_full_names = {f"{s.user}/{s.name}" for s in gpu_servers}
+        await self.decide_and_act(gpu_servers, records, readings, now, report)
+        self.store.save(records.values(), set(known))
+        gone = set(known) - set(records)
+        self.store.mark_ended(gone, now, "no longer running")
+        if self.cull_cpu_servers:
+            await self.cull_cpu()
+        return report
+
+    async def decide_and_act(
+        self,
+        servers: list[HubServer],
+        records: dict[ServerKey, ServerRecord],
+        readings: dict[tuple[str, str], GpuReading],
+        now: float,
+        report: CycleReport,
+    ) -> None:
+        settings = self.policy()
+        need_presence = [
+            s
+            for s in servers
+            if records[key_of(s)].state.warned
+            and not readings.get(server_id(s), UNKNOWN).presence_known
+        ]
+        if need_presence:
+            await self.with_presence(need_presence, readings, now)
+        todo = []
+        events = []
+        for server in servers:
+            record = records[key_of(server)]
+            obs = self.observation(server, readings.get(server_id(server), UNKNOWN), now)
+            decision = decide(record.state, obs, settings)
+            record.add_usage(decision.usage)
+            report.decisions[server.log_name] = decision
+            if decision.action == Action.NONE:
+                self.log.debug("%s: %s", server.log_name, decision.reason)
+                record.state = decision.state
+                continue
+            self.log.info("%s: %s: %s", server.log_name, decision.action.value, decision.reason)
+            events.append((now, record.key, decision.action.value, decision.reason))
+            todo.append(self.apply(server, record, decision, report))
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def gated(coro: Any) -> None:
+            async with gate:
+                await coro
+
+        await asyncio.gather(*(gated(c) for c in todo))
+        self.store.record_events(events)
+
+    # -- servers without GPUs: jupyterhub-idle-culler ----------------------------------------
+
+    def cpu_arbiter(self, *, inactive: Any, inactive_limit: int, server: dict[str, Any]) -> Any:
+        """GPU servers are ours; everything else gets the classic decision."""
+        if server.get("full_name") in self.gpu_full_names:
+            return False
+        return self.cpu_cull_arbiter_hook(
+            inactive=inactive, inactive_limit=inactive_limit, server=server
+        )
+
+    async def cull_cpu(self) -> None:
+        try:
+            await cull_idle(
+                url=self.api_url,
+                api_token=self.api_token,
+                inactive_limit=self.timeout,
+                logger=self.log,
+                cull_users=self.cull_users,
+                remove_named_servers=self.remove_named_servers,
+                max_age=self.max_age,
+                concurrency=self.concurrency,
+                cull_admin_users=self.cull_admin_users,
+                api_page_size=self.api_page_size,
+                cull_arbiter=self.cpu_arbiter,
+            )
+        except Exception as e:  # noqa: BLE001 - the classic loop must not stop the GPU loop
+            self.log.error("Classic culling cycle failed: %s", e)
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                report = await self.cycle()
+                self.log.info(
+                    "Cycle: %i servers, %i with GPUs, %i stopped, %i errors",
+                    report.servers,
+                    report.gpu_servers,
+                    len(report.stopped),
+                    len(report.errors),
+                )
+            except Exception:
+                self.log.exception("Culling cycle failed; trying again next cycle")
+            await asyncio.sleep(max(self.cull_every - (time.monotonic() - started), 1.0))
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        self.parse_command_line(argv)
+        if self.config_file and os.path.exists(self.config_file):
+            self.load_config_file(self.config_file)
+            self.parse_command_line(argv)
+
+    def start(self) -> None:
+        if not self.api_token:
+            raise SystemExit("No hub API token: run as a JupyterHub service or set api_token.")
+        if self.activity_source == "server" and not self.servers_url and self.source is None:
+            raise SystemExit(
+                "IdleGPUCuller.servers_url is required with activity_source='server': set it "
+                "(or $JUPYTERHUB_IMAGINE_SERVERS_URL) to the proxy's origin."
+            )
+        asyncio.run(self.run_forever())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: jupyterhub-imagine-culler."""
+    IdleGPUCuller.launch_instance(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""Server side of the idle-GPU culler contract: activity, presence, warning and "keep".
+
+The extension app stores one :class:`CullingState` in ``web_app.settings["imagine_culling"]``
+and mounts :data:`handlers` under ``/jupyterhub-imagine/api/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Collection
+from typing import Any, NoReturn
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+PRESENCE_KINDS = frozenset({"key", "click", "focus"})
+SETTINGS_KEY = "imagine_culling"
+SAMPLER_KEY = "imagine_gpu_sampler"
+
+
+class CullingError(Exception):
+    """An answer the server gives with a 4xx status and a message telling what to do."""
+
+    status = 400
+    reason = "bad-request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NoPendingWarning(CullingError):
+    status = 409
+    reason = "no-warning"
+
+
+class NoPostponementsLeft(CullingError):
+    status = 409
+    reason = "no-postponements-left"
+
+
+class InvalidWarning(CullingError):
+    status = 400
+    reason = "invalid-warning"
+
+
+def _number(body: dict[str, Any], key: str, *, minimum: float = 0.0) -> float:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidWarning(f"warning field {key!r} must be a number, got {value!r}")
+    if value < minimum:
+        raise InvalidWarning(f"warning field {key!r} must be >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def validate_warning(body: object) -> dict[str, Any]:
+    """Check a warning PUT by the culler and return its normalised form."""
+    if not isinstance(body, dict):
+        raise InvalidWarning("the warning must be a JSON object")
+    left = body.get("postponements_left")
+    if isinstance(left, bool) or not isinstance(left, int) or left < 0:
+        raise InvalidWarning(f"'postponements_left' must be an integer >= 0, got {left!r}")
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise InvalidWarning("'reason' must be a string")
+    issued_at = _number(body, "issued_at")
+    stop_at = _number(body, "stop_at")
+    if stop_at < issued_at:
+        raise InvalidWarning("'stop_at' must not be before 'issued_at'")
+    return {
+        "issued_at": issued_at,
+        "stop_at": stop_at,
+        "reason": reason,
+        "postponements_left": left,
+        "postpone_by": _number(body, "postpone_by"),
+        "keep_requested_at": None,
+    }
+
+
+class CullingState:
+    """Per-server record of presence and of the culler's pending warning.
+
+    ``culler_services``: hub service names allowed to set warnings (empty: any hub service).
+    ``clock``: seconds since the epoch, injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        culler_services: Collection[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.culler_services = frozenset(culler_services)
+        self.clock = clock
+        self.last_presence: float | None = None
+        self.last_presence_kind: str | None = None
+        self.keep_requested_at: float | None = None
+        self._warning: dict[str, Any] | None = None
+
+    def record_presence(self, kind: str) -> float:
+        """Record a real interaction of a person with the page."""
+        if kind not in PRESENCE_KINDS:
+            raise CullingError(
+                f"presence 'kind' must be one of {sorted(PRESENCE_KINDS)}, got {kind!r}"
+            )
+        self.last_presence = self.clock()
+        self.last_presence_kind = kind
+        return self.last_presence
+
+    def may_set_warning(self, hub_user: dict[str, Any] | None) -> bool:
+        """Whether this hub identity is the culler service."""
+        if not hub_user or hub_user.get("kind") != "service":
+            return False
+        return not self.culler_services or hub_user.get("name") in self.culler_services
+
+    def set_warning(self, body: object) -> dict[str, Any]:
+        """Store the culler's warning (replacing any earlier one)."""
+        self._warning = validate_warning(body)
+        return self.warning_payload() or {}
+
+    def clear_warning(self) -> None:
+        self._warning = None
+
+    def request_keep(self) -> dict[str, Any]:
+        """The user answers "keep my GPU"; the culler applies it on its next cycle.
+
+        Repeated answers before the culler has seen the first one count once.
+        """
+        warning = self._warning
+        if warning is None:
+            raise NoPendingWarning("There is no pending GPU warning to answer.")
+        if warning["keep_requested_at"] is not None:
+            return self.warning_payload() or {}
+        if warning["postponements_left"] <= 0:
+            raise NoPostponementsLeft(
+                "This server has used all its postponements: save your work; the GPU will be "
+                "released at the time shown. Start a new server when you need a GPU again."
+            )
+        now = self.clock()
+        self.keep_requested_at = now
+        warning["keep_requested_at"] = now
+        warning["postponements_left"] -= 1
+        warning["stop_at"] = max(warning["stop_at"], now + warning["postpone_by"])
+        return self.warning_payload() or {}
+
+    def warning_payload(self) -> dict[str, Any] | None:
+        """The pending warning as the labextension shows it, or None."""
+        return dict(self._warning) if self._warning is not None else None
+
+    def activity_payload(self, gpu: dict[str, Any]) -> dict[str, Any]:
+        """What GET activity answers to the culler.
+
+        ``now`` is this server's clock: the culler uses ages, not absolute times, so clock
+        skew between nodes does not move presence or "keep" answers.
+        """
+        gpu = {k: v for k, v in gpu.items() if k != "warning"}
+        return {
+            "now": self.clock(),
+            "gpu": gpu,
+            "last_presence": self.last_presence,
+            "keep_requested_at": self.keep_requested_at,
+            "warning": self.warning_payload(),
+        }
+
+
+class _CullingHandler(APIHandler):
+    auth_resource = "jupyterhub_imagine"
+
+    @property
+    def culling(self) -> CullingState:
+        state = self.settings.get(SETTINGS_KEY)
+        if state is None:
+            raise web.HTTPError(503, "The culling state is not set up on this server.")
+        return state  # type: ignore[no-any-return]
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError as e:
+            raise web.HTTPError(400, f"The body is not valid JSON: {e}", reason="bad-json") from e
+
+    def reply(self, model: object) -> None:
+        self.finish(json.dumps(model))
+
+    def fail(self, error: CullingError) -> NoReturn:
+        raise web.HTTPError(error.status, error.message, reason=error.reason)
+
+
+class ActivityHandler(_CullingHandler):
+    """GET: GPU sample, last presence and keep answer for the culler service."""
+
+    # the culler polling must not look like user activity
+    _track_activity = False
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        sampler = self.settings.get(SAMPLER_KEY)
+        if sampler is None:
+            gpu: dict[str, Any] = {
+                "available": False,
+                "message": "No GPU sampler is configured on this server.",
+                "gpus": [],
+            }
+        else:
+            gpu = await sampler.sample()
+        self.reply(self.culling.activity_payload(gpu))
+
+
+class PresenceHandler(_CullingHandler):
+    """POST: the labextension reports a real interaction (key, click, focus)."""
+
+    # presence is a real interaction, so it also counts as activity (the proxy counts it anyway)
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        body = self.json_body()
+        kind = body.get("kind") if isinstance(body, dict) else None
+        try:
+            when = self.culling.record_presence(kind)  # type: ignore[arg-type]
+        except CullingError as e:
+            self.fail(e)
+        self.reply({"last_presence": when})
+
+
+class WarningHandler(_CullingHandler):
+    """GET the pending warning; PUT/DELETE it (culler service only)."""
+
+    _track_activity = False
+
+    def _require_culler(self) -> None:
+        hub_user = getattr(self.current_user, "hub_user", None)
+        if not self.culling.may_set_warning(hub_user):
+            raise web.HTTPError(
+                403,
+                "Only the idle-GPU culler service may set or withdraw warnings.",
+                reason="not-culler",
+            )
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.reply({"warning": self.culling.warning_payload()})
+
+    @web.authenticated
+    @authorized
+    def put(self) -> None:
+        self._require_culler()
+        try:
+            warning = self.culling.set_warning(self.json_body())
+        except CullingError as e:
+            self.fail(e)
+        self.reply({"warning": warning})
+
+    @web.authenticated
+    @authorized
+    def delete(self) -> None:
+        self._require_culler()
+        self.culling.clear_warning()
+        self.set_status(204)
+        self.finish()
+
+
+class KeepHandler(_CullingHandler):
+    """POST: the user answers "keep my GPU" to the pending warning."""
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        try:
+            warning = self.culling.request_keep()
+        except CullingError as e:
+            self.fail(e)
+        self.reply({"warning": warning, "keep_requested_at": self.culling.keep_requested_at})
+
+
+handlers: list[tuple[str, type[APIHandler]]] = [
+    ("activity", ActivityHandler),
+    ("presence", PresenceHandler),
+    ("warning", WarningHandler),
+    ("warning/keep", KeepHandler),
+]

@@ -1,0 +1,188 @@
+"""A real JupyterHub on loopback (configurable-http-proxy from npm, servers from
+SimpleLocalProcessSpawner running jupyterhub-singleuser with the culling handlers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+HERE = Path(__file__).parent
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+CULLER_TOKEN = "test-culler-token-0123456789abcdef"
+# exactly what docs/culler.md tells admins to grant
+CULLER_SCOPES = [
+    "list:users",
+    "read:users:activity",
+    "read:servers",
+    "delete:servers",
+    "access:servers",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_chp() -> str:
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        return found
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imagine-test-chp"
+    binary = cache / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not binary.exists():
+        if not shutil.which("npm"):
+            pytest.skip("configurable-http-proxy is not installed and npm is missing")
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "configurable-http-proxy@4"],
+            cwd=cache,
+            check=True,
+            capture_output=True,
+        )
+    return str(binary)
+
+
+@dataclass
+class RealHub:
+    root: Path
+    api_url: str
+    public_url: str
+    gpu_dir: Path
+    proc: subprocess.Popen[bytes]
+
+    def api(self, method: str, path: str, token: str = ADMIN_TOKEN, **kw: Any) -> Any:
+        r = requests.request(
+            method, self.api_url + path, headers={"Authorization": f"token {token}"}, **kw
+        )
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def set_gpu(self, user: str, payload: dict[str, Any]) -> None:
+        (self.gpu_dir / f"{user}.json").write_text(json.dumps(payload))
+
+    def start_server(self, user: str) -> None:
+        requests.post(
+            f"{self.api_url}/users/{user}/server",
+            headers={"Authorization": f"token {ADMIN_TOKEN}"},
+        )
+
+    def wait_ready(self, users: list[str], timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            ready = {u: self.api("GET", f"/users/{u}")["servers"].get("", {}) for u in users}
+            if all(s.get("ready") for s in ready.values()):
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"servers not ready: {ready}")
+
+    def running(self, user: str) -> bool:
+        return bool(self.api("GET", f"/users/{user}")["servers"].get("", {}).get("ready"))
+
+    def user_token(self, user: str) -> str:
+        return str(self.api("POST", f"/users/{user}/tokens", json={})["token"])
+
+    def server_api(self, user: str, token: str, method: str, path: str, **kw: Any) -> Any:
+        url = f"{self.public_url}/user/{user}/{path}"
+        r = requests.request(method, url, headers={"Authorization": f"token {token}"}, **kw)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+
+def write_config(root: Path, users: list[str]) -> tuple[Path, int, int]:
+    hub_port, proxy_port, proxy_api_port = free_port(), free_port(), free_port()
+    jupyter_config = root / "jupyter_config"
+    jupyter_config.mkdir()
+    (jupyter_config / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {"ServerApp": {"jpserver_extensions": {"tests.culler.imagine_culling_testext": True}}}
+        )
+    )
+    roles = [
+        {
+            "name": "test-admin",
+            "scopes": ["admin:users", "admin:servers", "tokens", "access:servers"],
+            "services": ["test-admin"],
+        },
+        {"name": "imagine-culler", "scopes": CULLER_SCOPES, "services": ["imagine-culler"]},
+    ]
+    config = f"""
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {proxy_port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [{find_chp()!r}]
+c.JupyterHub.db_url = "sqlite:///{root}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{root}/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = set({users!r})
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.home_dir_template = "{root}/home/{{username}}"
+c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.start_timeout = 60
+c.Spawner.environment = {{
+    "PYTHONPATH": {str(HERE.parent.parent)!r},
+    "JUPYTER_CONFIG_DIR": "{jupyter_config}",
+    "IMAGINE_TEST_GPU_DIR": "{root}/gpu",
+}}
+c.JupyterHub.services = [
+    {{"name": "test-admin", "api_token": {ADMIN_TOKEN!r}}},
+    {{"name": "imagine-culler", "api_token": {CULLER_TOKEN!r}}},
+]
+c.JupyterHub.load_roles = {roles!r}
+"""
+    path = root / "jupyterhub_config.py"
+    path.write_text(config)
+    return path, hub_port, proxy_port
+
+
+def start_hub(root: Path, users: list[str]) -> RealHub:
+    (root / "gpu").mkdir()
+    config, hub_port, proxy_port = write_config(root, users)
+    log = open(root / "hub.log", "wb")  # noqa: SIM115 - lives as long as the hub
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    hub = RealHub(
+        root=root,
+        api_url=f"http://127.0.0.1:{hub_port}/hub/api",
+        public_url=f"http://127.0.0.1:{proxy_port}",
+        gpu_dir=root / "gpu",
+        proc=proc,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((root / "hub.log").read_text()[-3000:])
+        try:
+            hub.api("GET", "/users")
+            return hub
+        except requests.RequestException:
+            time.sleep(0.3)
+    proc.terminate()
+    raise TimeoutError((root / "hub.log").read_text()[-3000:])
+
+
+def stop_hub(hub: RealHub) -> None:
+    hub.proc.terminate()
+    try:
+        hub.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        hub.proc.kill()

@@ -1,0 +1,158 @@
+"""IdleGPUCuller against a real JupyterHub with real servers (local processes) and an
+injected clock; GPU activity from the servers' own endpoint with a fake NVML sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyterhub_imagine.culler.app import IdleGPUCuller
+from jupyterhub_imagine.culler.decide import Action
+
+from .hub_fixture import CULLER_TOKEN, RealHub, start_hub, stop_hub
+
+pytestmark = pytest.mark.timeout(240)
+
+USERS = ["alice", "bob", "carol", "dave", "erin"]
+IDLE = {"available": True, "message": "", "gpus": [{"index": 0, "utilization": 0.0}]}
+BUSY = {"available": True, "message": "", "gpus": [{"index": 0, "utilization": 90.0}]}
+NO_GPU = {"available": False, "message": "No GPU is assigned to this server.", "gpus": []}
+MIG_UNKNOWN = {"available": True, "gpus": [{"index": 0, "utilization": None, "mig": [{}]}]}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealHub]:
+    real = start_hub(tmp_path_factory.mktemp("hub"), USERS)
+    try:
+        for user, gpu in zip(USERS, [IDLE, BUSY, IDLE, NO_GPU, MIG_UNKNOWN], strict=True):
+            real.set_gpu(user, gpu)
+            real.start_server(user)
+        real.wait_ready(USERS)
+        yield real
+    finally:
+        stop_hub(real)
+
+
+class FakeClock:
+    """The culler's clock, published to the servers too (their presence timestamps)."""
+
+    def __init__(self, start: float, publish: Path) -> None:
+        self.publish = publish
+        self.now = start
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._now = value
+        self.publish.write_text(repr(value))
+
+    def __call__(self) -> float:
+        return self._now
+
+
+def make_culler(hub: RealHub, clock: FakeClock, db: Path) -> IdleGPUCuller:
+    return IdleGPUCuller(
+        api_url=hub.api_url,
+        api_token=CULLER_TOKEN,
+        servers_url=hub.public_url,
+        activity_source="server",
+        cull_every=60,
+        gpu_idle_timeout=120,
+        warning_lead=120,
+        postpone_by=240,
+        max_postponements=1,
+        presence_timeout=90,
+        db_url=f"sqlite:///{db}",
+        timeout=3600,
+        hub_backoff=0.01,
+        clock=clock,
+    )
+
+
+def running(hub: RealHub) -> dict[str, bool]:
+    return {u: hub.running(u) for u in USERS}
+
+
+async def test_gpu_culling_cycle_by_cycle(hub: RealHub, tmp_path: Path) -> None:
+    import time
+
+    clock = FakeClock(time.time(), hub.gpu_dir / "clock")
+    db = tmp_path / "culler.sqlite"
+    culler = make_culler(hub, clock, db)
+    alice_token = hub.user_token("alice")
+    carol_token = hub.user_token("carol")
+    seen: list[dict[str, Action]] = []
+
+    async def cycle() -> Any:
+        clock.now += 60
+        # alice's abandoned tab keeps polling: activity, not presence
+        if hub.running("alice"):
+            hub.server_api("alice", alice_token, "GET", "api/status")
+        report = await culler.cycle()
+        assert report.errors == []
+        seen.append(report.actions())
+        return report
+
+    report = await cycle()  # c1
+    assert report.gpu_servers == 4  # dave has none; erin has GPUs of unknown activity
+    assert set(report.decisions) == {"alice/", "bob/", "carol/", "erin/"}
+    report = await cycle()  # c2: alice and carol warned
+    assert report.actions()["alice/"] == Action.WARN
+    assert report.actions()["carol/"] == Action.WARN
+    warning = hub.server_api("carol", carol_token, "GET", "jupyterhub-imagine/api/warning")
+    assert warning["warning"]["postponements_left"] == 1
+    # carol is at her desk and answers "keep"
+    hub.server_api(
+        "carol", carol_token, "POST", "jupyterhub-imagine/api/presence", json={"kind": "click"}
+    )
+    hub.server_api("carol", carol_token, "POST", "jupyterhub-imagine/api/warning/keep", json={})
+    report = await cycle()  # c3
+    assert report.actions()["carol/"] == Action.POSTPONE
+    await cycle()  # c4: alice stopped (nobody present), carol postponed
+    assert seen[-1]["alice/"] == Action.STOP
+
+    # the culler restarts: timers and postponements continue from the store
+    culler = make_culler(hub, clock, db)
+    await cycle()  # c5
+    state = running(hub)
+    assert not state["alice"]
+    assert state["bob"] and state["carol"] and state["dave"] and state["erin"]
+    assert seen[-1]["carol/"] == Action.NONE
+    # keep at c2 + postpone_by 240 s = c6; carol's last presence then 240 s old
+    await cycle()  # c6
+    assert seen[-1]["carol/"] == Action.STOP
+    await cycle()
+    state = running(hub)
+    assert not state["carol"]
+    assert state["bob"] and state["dave"] and state["erin"], "busy / CPU / unknown stay"
+    assert all(s.get("bob/", Action.NONE) == Action.NONE for s in seen)
+    assert all(s.get("erin/", Action.NONE) == Action.NONE for s in seen)
+
+    await check_classic_culling_and_accounting(hub, culler, cycle)
+
+
+async def check_classic_culling_and_accounting(
+    hub: RealHub, culler: IdleGPUCuller, cycle: Any
+) -> None:
+    # the classic loop (jupyterhub-idle-culler) culls the idle CPU server, never a GPU server
+    culler.timeout = 0
+    await cycle()
+    state = running(hub)
+    assert not state["dave"], "CPU-only server culled by the classic loop"
+    assert state["bob"] and state["erin"]
+
+    events = culler.store.events()
+    assert [(e["user"], e["action"]) for e in events if e["user"] == "carol"] == [
+        ("carol", "warn"),
+        ("carol", "postpone"),
+        ("carol", "stop"),
+    ]
+    usage = {k.user: v for k, v in culler.store.usage().items()}
+    assert usage["bob"][0] > 300 and usage["bob"][1] == 0
+    assert usage["erin"][2] > 300 and usage["erin"][0] == usage["erin"][1] == 0
