@@ -9,12 +9,12 @@ APT_PACKAGES := chromium rclone fuse3 prometheus git
 APT_COMMANDS := chromium rclone fusermount3 prometheus git
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-python test-js system-deps env lab lint clean
+.PHONY: demo test test-python test-js system-deps env tools lab lint clean
 
 demo: env
 	$(BIN)/jupyterhub-imagine-demo
 
-test: system-deps env test-python test-js
+test: system-deps env tools test-python test-js
 
 test-python: env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -46,6 +46,10 @@ $(STAMP): pyproject.toml labextension/package.json labextension/package-lock.jso
 	PATH=$(BIN):$$PATH $(BIN)/pip install -q -e '.[test]'
 	PATH=$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite .
 	touch $(STAMP)
+
+# Tools that come from registries but not as Debian packages (e.g. helm for the chart tests).
+tools: env
+	@if [ -x .ci/install-tools ]; then PATH=$(BIN):$$PATH .ci/install-tools $(VENV); fi
 
 lab: env
 	cd labextension && PATH=$(BIN):$$PATH npm run build:prod
