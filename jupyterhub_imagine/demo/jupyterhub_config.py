@@ -20,7 +20,8 @@ c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = port
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(env.get("IMAGINE_DEMO_HUB_PORT", "8081"))
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env.get('IMAGINE_DEMO_PROXY_API_PORT', '8001')}"
+proxy_api_port = env.get("IMAGINE_DEMO_PROXY_API_PORT", "8001")
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
@@ -52,7 +53,7 @@ c.Spawner.http_timeout = 120
 if os.geteuid() == 0:
     c.Spawner.args = ["--allow-root"]
 
-# --- The idle-GPU culler, as a hub service with only the scopes it needs ---------------------------
+# --- The idle-GPU culler, as a hub service with only the scopes it needs -------------------------
 c.JupyterHub.services = [
     {
         "name": "idle-gpu-culler",

@@ -66,7 +66,9 @@ def wait_for_hub(url: str, process: subprocess.Popen[bytes], timeout: float) -> 
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise DemoError(f"JupyterHub did not answer at {url} within {timeout:.0f}s")
+                raise DemoError(
+                    f"JupyterHub did not answer at {url} within {timeout:.0f}s"
+                ) from None
             time.sleep(0.2)
 
 
@@ -114,7 +116,7 @@ class DemoStack:
         self.provider.start()
         out: Any = None
         if s.hub_log is not None:
-            self._log_file = open(s.hub_log, "ab")
+            self._log_file = open(s.hub_log, "ab")  # noqa: SIM115 - closed in stop()
             out = self._log_file
         self.hub = subprocess.Popen(
             [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(HUB_CONFIG)],

@@ -1,7 +1,7 @@
-"""The whole journey in a real browser (Debian chromium driven by Playwright) against the demo stack:
-the development OpenID provider, a real JupyterHub with configurable-http-proxy, the local spawner
-and real user servers with the server extension and the labextension. Only NVML is a FAKE (two
-A100s described in a JSON file), since the test machines have no GPU.
+"""The whole journey in a real browser (Debian chromium driven by Playwright) against the demo
+stack: the development OpenID provider, a real JupyterHub with configurable-http-proxy, the local
+spawner and real user servers with the server extension and the labextension. Only NVML is a FAKE
+(two A100s described in a JSON file), since the test machines have no GPU.
 """
 
 from __future__ import annotations
