@@ -7,10 +7,12 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, List, Unicode, default
+from traitlets import Bool, Float, List, Unicode, default
 
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
 from .handlers import GPUHandler, StatusHandler
+from .mounts.manager import ImagineMountManager
+from .software.catalog import ImagineSoftwareCatalog
 
 API_PREFIX = "jupyterhub-imagine/api"
 
@@ -33,6 +35,7 @@ class ImagineServerExtension(ExtensionApp):
 
     name = "jupyterhub_imagine"
     load_other_extensions = True
+    classes = [ImagineMountManager, ImagineSoftwareCatalog]
 
     nvml_module = Unicode(
         "pynvml",
@@ -62,6 +65,19 @@ class ImagineServerExtension(ExtensionApp):
         help="URL prefix of the hub, used for share links (default: from $JUPYTERHUB_BASE_URL).",
     )
 
+    mounts_enabled = Bool(
+        True,
+        config=True,
+        help="""Offer the /mounts API (remote data over rclone/FUSE, configured through
+        ImagineMountManager). Disable on images without FUSE.""",
+    )
+    software_enabled = Bool(
+        True,
+        config=True,
+        help="""Offer the /software API (CVMFS stacks, modules and images as kernels,
+        configured through ImagineSoftwareCatalog).""",
+    )
+
     @default("profile")
     def _profile_default(self) -> str:
         return os.environ.get("JUPYTERHUB_IMAGINE_PROFILE", "")
@@ -86,6 +102,8 @@ class ImagineServerExtension(ExtensionApp):
             },
         )
         self._init_culling()
+        self._init_mounts()
+        self._init_software()
 
     def _init_culling(self) -> None:
         from . import culling
@@ -94,14 +112,35 @@ class ImagineServerExtension(ExtensionApp):
             culler_services=tuple(self.culler_services)
         )
 
+    def _init_mounts(self) -> None:
+        if not self.mounts_enabled:
+            return
+        self._mounts = ImagineMountManager(parent=self)
+        self._mounts.start()
+        self.settings["imagine_mounts"] = self._mounts
+        self.settings["imagine_server_info"]["features"].append("mounts")
+
+    def _init_software(self) -> None:
+        if not self.software_enabled:
+            return
+        self.settings["imagine_software"] = ImagineSoftwareCatalog(parent=self)
+        self.settings["imagine_server_info"]["features"].append("software")
+
     def initialize_handlers(self) -> None:
-        from . import culling
+        from . import culling, mounts_handlers, software_handlers
 
         routes: list[tuple[str, Any]] = [("status", StatusHandler), ("gpu", GPUHandler)]
         routes += list(culling.handlers)
+        routes += list(mounts_handlers.handlers) + list(software_handlers.handlers)
         self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
 
     async def stop_extension(self) -> None:
         gpu = getattr(self, "_gpu", None)
         if gpu is not None:
             gpu.close()
+        mounts = getattr(self, "_mounts", None)
+        if mounts is not None:
+            await mounts.stop_all()
+        software = self.settings.get("imagine_software")
+        if software is not None:
+            software.close()

@@ -1,0 +1,1 @@
+"""Remote data mounts (rclone over FUSE, OneData)."""

@@ -1,0 +1,1 @@
+"""Community software from CVMFS: repositories, stacks, modules, images, kernels."""
