@@ -6,6 +6,7 @@ token genuine) and ``entitlements.py`` (what a membership is called).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -29,6 +30,7 @@ from .handlers import (
     provider_down,
 )
 from .presets import CHECKIN_ISSUERS, PRESETS, Preset, get_preset
+from .server_tokens import ServerTokensMixin
 
 RULES_HELP = """
 Each rule is a JupyterHub group name as this authenticator writes it, or an entitlement URN:
@@ -52,7 +54,7 @@ class ImagineConfigError(SystemExit):
     A SystemExit, so the hub stops with the message (exit status 1) instead of a traceback."""
 
 
-class ImagineOAuthenticator(GenericOAuthenticator):
+class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
     """OpenID Connect for EGI Check-in, UmbrellaID, Keycloak or any provider with discovery."""
 
     login_handler = ImagineLoginHandler
@@ -179,7 +181,8 @@ class ImagineOAuthenticator(GenericOAuthenticator):
         help="""Refresh the access token this many seconds before it expires. Every refresh
         (every `auth_refresh_age` seconds, and before each spawn) also re-reads userinfo and
         re-evaluates membership: a user who left the community must log in again (and is then
-        refused), and capabilities follow the current entitlements.""",
+        refused), and capabilities follow the current entitlements. Tokens given to running
+        servers are refreshed by the hub too (`token_refresh_interval`).""",
     )
 
     def _preset(self) -> Preset:
@@ -274,6 +277,12 @@ class ImagineOAuthenticator(GenericOAuthenticator):
             self.issuer, self._fetch_json, self.metadata_cache_seconds, self.jwks_refetch_interval
         )
         self._discover_at_startup()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # started at the first spawn
+        else:
+            self.start_token_refresher()  # the hub may have kept servers running over a restart
 
     def _fail(self, problems: list[str]) -> None:
         message = "ImagineOAuthenticator cannot start:\n  - " + "\n  - ".join(problems)
@@ -307,7 +316,8 @@ class ImagineOAuthenticator(GenericOAuthenticator):
                 "and must be encrypted; set it to the output of `openssl rand -hex 32`"
             )
         # The hub builds spawners lazily; check our spawner's profiles now, not at first spawn.
-        problems += spawner_config_problems(self.config, getattr(self.parent, "spawner_class", None))
+        spawner_class = getattr(self.parent, "spawner_class", None)
+        problems += spawner_config_problems(self.config, spawner_class)
         return problems
 
     def _discover_at_startup(self) -> None:
@@ -500,7 +510,15 @@ class ImagineOAuthenticator(GenericOAuthenticator):
         return await self._auth_model(token_info, previous_sub=previous_sub)
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
-        """Refresh tokens ahead of expiry and re-evaluate membership; False means log in again."""
+        """Refresh tokens ahead of expiry and re-evaluate membership; False means log in again.
+
+        Servers' token files follow (rewritten, or deleted when access is lost)."""
+        async with self.user_lock(user.name):
+            result = await self._refresh_user(user)
+            await self.deliver_refreshed(user, result)
+        return result
+
+    async def _refresh_user(self, user: Any) -> Any:
         auth_state = await user.get_auth_state()
         if self.refresh_user_hook is not None:
             refreshed = await self._call_refresh_user_hook(user, auth_state)

@@ -3,11 +3,13 @@
 Pure functions on plain data; no I/O. Every membership gets a readable, namespaced name that
 becomes a JupyterHub group, for example
 
-- ``urn:mace:egi.eu:group:vo.imagine.example:gpu:role=member#aai.egi.eu`` -> ``egi:vo.imagine.example:gpu``
+- ``urn:mace:egi.eu:group:vo.imagine.example:gpu:role=member#aai.egi.eu``
+  -> ``egi:vo.imagine.example:gpu``
 - ``urn:geant:eduteams.org:service:umbrellaid.org:group:umbrellaid:imagine#umbrellaid.org``
   -> ``umbrellaid:umbrellaid:imagine``
 - Keycloak group ``/imagine/gpu`` -> ``kc:imagine/gpu``; realm role ``gpu-user`` ->
-  ``kc-role:gpu-user``; client role ``admin`` of client ``jupyterhub`` -> ``kc-role:jupyterhub:admin``
+  ``kc-role:gpu-user``; client role ``admin`` of client ``jupyterhub`` ->
+  ``kc-role:jupyterhub:admin``
 """
 
 from __future__ import annotations

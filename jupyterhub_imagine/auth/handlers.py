@@ -70,7 +70,8 @@ def not_in_community(
         f'<div id="imagine-not-in-community"><p>You signed in as <b>{html.escape(username)}</b>, '
         f"but your account is not a member of the {html.escape(label)} this service requires. "
         f"You need one of:</p><ul>{items}</ul>{enrol}"
-        "<p>Memberships are read when you log in: after joining, log out and log in again.</p></div>"
+        "<p>Memberships are read when you log in: after joining, log out and log in again.</p>"
+        "</div>"
     )
     return LoginRefused(403, text, page, title=f"Not a member of the required {label}")
 

@@ -60,9 +60,8 @@ def wait_for_hub(url: str, process: subprocess.Popen[bytes], timeout: float) -> 
         if process.poll() is not None:
             raise DemoError(f"JupyterHub exited with status {process.returncode} while starting")
         try:
+            # 200 only: the proxy answers 404 for /hub/api before the hub's routes exist.
             urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
             return
         except OSError:
             if time.monotonic() > deadline:

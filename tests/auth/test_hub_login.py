@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
@@ -194,3 +195,55 @@ def test_bad_profile_config_stops_the_hub(
     assert hub.wait_exit(60) != 0
     assert needle in hub.log
     assert "Traceback" not in hub.log
+
+
+def hub_with(
+    hub_factory: Callable[..., Hub],
+    oidc_provider_factory: Callable[..., OIDCProvider],
+    settings: dict[str, Any],
+    after_logout: str,
+) -> tuple[Hub, OIDCProvider]:
+    hub = hub_factory({})
+    callback = f"{hub.url}/hub/oauth_callback"
+    client = OIDCClient(
+        "jupyterhub", "hub-secret", [callback], [after_logout or f"{hub.url}/hub/login"]
+    )
+    op = oidc_provider_factory(shape="checkin", clients=[client])
+    hub.authenticator = {
+        "issuer": op.issuer,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        **POLICY,
+        **settings,
+    }
+    return hub.start(), op
+
+
+def test_post_logout_redirect_is_configurable(
+    hub_factory: Callable[..., Hub], oidc_provider_factory: Callable[..., OIDCProvider]
+):
+    after = "https://portal.example.org/goodbye"
+    settings = {"post_logout_redirect_url": after}
+    hub, _ = hub_with(hub_factory, oidc_provider_factory, settings, after)
+    s = requests.Session()
+    assert scripted_login(s, hub.url, "alice", "alice").status_code == 302
+    r = s.get(f"{hub.url}/hub/logout", allow_redirects=False)
+    query = parse_qs(urlparse(r.headers["location"]).query)
+    assert query["post_logout_redirect_uri"] == [after]
+    page = s.get(r.headers["location"])
+    action = re.search(r'<form id="op.logoutForm" method="post" action="([^"]+)"', page.text)
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', page.text)
+    assert action and xsrf, page.text
+    done = s.post(action[1], data={"xsrf": xsrf[1], "logout": "yes"}, allow_redirects=False)
+    assert done.headers["location"] == after  # the provider accepted it and sends users there
+
+
+def test_rp_logout_can_be_turned_off(
+    hub_factory: Callable[..., Hub], oidc_provider_factory: Callable[..., OIDCProvider]
+):
+    hub, op = hub_with(hub_factory, oidc_provider_factory, {"rp_logout": False}, "")
+    s = requests.Session()
+    assert scripted_login(s, hub.url, "alice", "alice").status_code == 302
+    r = s.get(f"{hub.url}/hub/logout", allow_redirects=False)
+    assert not r.headers.get("location", "").startswith(op.issuer)
+    assert s.get(f"{hub.url}/hub/home", allow_redirects=False).status_code == 302
