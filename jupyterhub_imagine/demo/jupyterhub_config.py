@@ -48,6 +48,8 @@ c.ImagineLocalSpawner.home_dir_template = str(state / "home" / "{username}")
 c.ImagineLocalSpawner.ledger_path = str(state / "gpu-allocations.json")
 c.Spawner.default_url = "/lab"
 c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
+# Lets the labextension's "Save and stop" (answering a cull warning) stop this server, no more.
+c.Spawner.oauth_client_allowed_scopes = ["delete:servers!server"]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 if os.geteuid() == 0:

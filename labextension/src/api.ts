@@ -76,6 +76,17 @@ export interface IGpuResponse {
   warning: IGpuWarning | null;
 }
 
+/** `GET /warning` */
+export interface IWarningResponse {
+  warning: IGpuWarning | null;
+}
+
+/** `POST /warning/keep` */
+export interface IKeepResponse {
+  warning: IGpuWarning | null;
+  keep_requested_at: number | null;
+}
+
 /** What kind of interaction a presence report stands for. */
 export type PresenceKind = 'key' | 'click' | 'focus';
 
@@ -185,6 +196,15 @@ export class ImagineApi {
 
   gpu(): Promise<IGpuResponse> {
     return this.request<IGpuResponse>('gpu', { method: 'GET' });
+  }
+
+  warning(): Promise<IWarningResponse> {
+    return this.request<IWarningResponse>('warning', { method: 'GET' });
+  }
+
+  /** Answer "keep my GPU" to the pending warning (409 with a message when not possible). */
+  keep(): Promise<IKeepResponse> {
+    return this.request<IKeepResponse>('warning/keep', { method: 'POST' });
   }
 
   presence(kind: PresenceKind): Promise<IPresenceResponse> {

@@ -46,7 +46,6 @@ const defaultScheduler: IScheduler = {
 
 /** Polls `/gpu`, backing off on errors, pausing while the tab is hidden. */
 export class GpuStatusModel {
-  readonly interval: number;
   readonly unavailableInterval: number;
   readonly maxInterval: number;
   readonly maxGoneFailures: number;
@@ -61,6 +60,17 @@ export class GpuStatusModel {
       options.visibility ??
       (typeof document === 'undefined' ? undefined : document);
     this._scheduler = options.scheduler ?? defaultScheduler;
+  }
+
+  /** Delay between successful polls, ms; a change applies from the next poll. */
+  get interval(): number {
+    return this._interval;
+  }
+
+  set interval(ms: number) {
+    if (Number.isFinite(ms) && ms > 0) {
+      this._interval = ms;
+    }
   }
 
   /** Emitted whenever data, error or state change. */
@@ -210,4 +220,5 @@ export class GpuStatusModel {
   private _goneFailures = 0;
   private _generation = 0;
   private _timer: unknown = null;
+  private _interval = 5_000;
 }

@@ -1,5 +1,6 @@
 /**
- * JupyterLab plugins of jupyterhub-imagine: GPU status, share link, presence.
+ * JupyterLab plugins of jupyterhub-imagine: GPU status and culler warnings,
+ * share link, presence.
  */
 import {
   JupyterFrontEnd,
@@ -15,13 +16,12 @@ import {
 import { PageConfig } from '@jupyterlab/coreutils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { FileBrowser, IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import { IStatusBar } from '@jupyterlab/statusbar';
 import { linkIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { IStatusResponse, ImagineApi } from './api';
-import { GpuStatusModel } from './gpu';
-import { GpuStatusWidget } from './gpuStatus';
+import { cullWarningsPlugin, gpuStatusPlugin } from './gpuPlugins';
+import { dataPanelPlugin, softwarePanelPlugin } from './panelPlugins';
 import { PresenceReporter } from './presence';
 import { buildShareLink, describeShareLink, shareContext } from './share';
 import {
@@ -34,30 +34,6 @@ import {
 export const SHARE_COMMAND = 'imagine:share-link';
 
 const SHARE_LABEL = 'Share a link to this session';
-
-const gpuStatusPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyterhub-imagine:gpu-status',
-  description: 'Shows utilization and memory of the GPUs assigned to this server.',
-  autoStart: true,
-  optional: [IStatusBar],
-  activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null): void => {
-    if (!statusBar) {
-      // Nowhere to show it, so do not poll at all.
-      return;
-    }
-    const api = new ImagineApi(app.serviceManager.serverSettings);
-    const model = new GpuStatusModel({ fetch: () => api.gpu() });
-    const item = new GpuStatusWidget(model);
-    statusBar.registerStatusItem('jupyterhub-imagine:gpu-status', {
-      item,
-      align: 'left',
-      rank: 100,
-      isActive: () => model.available,
-      activeStateChanged: model.changed
-    });
-    model.start();
-  }
-};
 
 /** The path a recipient should land on: the open document, else the browsed folder. */
 function currentPath(
@@ -166,8 +142,12 @@ const presencePlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-const plugins: JupyterFrontEndPlugin<void>[] = [
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const plugins: JupyterFrontEndPlugin<any>[] = [
   gpuStatusPlugin,
+  cullWarningsPlugin,
+  dataPanelPlugin,
+  softwarePanelPlugin,
   shareLinkPlugin,
   presencePlugin
 ];

@@ -4,7 +4,7 @@
  * Dialog and ServerConnection, fake fetch, shell, status bar and palette.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { FileBrowser } from '@jupyterlab/filebrowser';
 import { ServerConnection } from '@jupyterlab/services';
@@ -14,7 +14,7 @@ import { Widget } from '@lumino/widgets';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import plugins, { SHARE_COMMAND } from '../src/index';
-import { a100Sample, flush } from './helpers';
+import { a100Sample, flush, idleWarning } from './helpers';
 
 const STATUS = {
   version: '0.1.0',
@@ -25,7 +25,8 @@ const STATUS = {
   features: ['gpu', 'presence', 'share']
 };
 
-function plugin(name: string): JupyterFrontEndPlugin<void> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function plugin(name: string): JupyterFrontEndPlugin<any> {
   const found = plugins.find(p => p.id === `jupyterhub-imagine:${name}`);
   if (!found) {
     throw new Error(name);
@@ -35,12 +36,14 @@ function plugin(name: string): JupyterFrontEndPlugin<void> {
 
 function fakeApp(routes: Record<string, unknown>) {
   const requests: string[] = [];
+  const bodies: string[] = [];
   const serverSettings = ServerConnection.makeSettings({
     baseUrl: 'http://hub.example/user/alice/',
     fetch: async (input: RequestInfo) => {
       const request = input as Request;
       const route = new URL(request.url).pathname.split('/api/')[1];
       requests.push(`${request.method} ${route}`);
+      bodies.push(await request.text());
       return route in routes
         ? new Response(JSON.stringify(routes[route]), { status: 200 })
         : new Response(JSON.stringify({ message: 'nope' }), { status: 404 });
@@ -51,6 +54,7 @@ function fakeApp(routes: Record<string, unknown>) {
     commands: new CommandRegistry(),
     shell: {
       currentWidget: null,
+      widgets: () => [],
       add: (widget: Widget, area?: string, options?: { rank?: number }) => {
         added.push({ widget, area, rank: options?.rank });
         Widget.attach(widget, document.body);
@@ -61,7 +65,7 @@ function fakeApp(routes: Record<string, unknown>) {
       contents: { localPath: (path: string) => path.replace(/^[^/:]+:/, '') }
     }
   } as unknown as JupyterFrontEnd;
-  return { app, requests, added };
+  return { app, requests, added, bodies };
 }
 
 /** Press the dialog's only button ("Close"), as a user would, so its promise settles. */
@@ -81,6 +85,9 @@ describe('plugins', () => {
   it('are named under jupyterhub-imagine:', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterhub-imagine:gpu-status',
+      'jupyterhub-imagine:cull-warnings',
+      'jupyterhub-imagine:data-panel',
+      'jupyterhub-imagine:software-panel',
       'jupyterhub-imagine:share-link',
       'jupyterhub-imagine:presence'
     ]);
@@ -165,5 +172,65 @@ describe('gpu-status plugin', () => {
     await plugin('gpu-status').activate(app, null);
     await flush();
     expect(requests).toEqual([]);
+  });
+});
+
+function recordingStatusBar() {
+  const items = new Map<string, IStatusBar.IItem>();
+  const statusBar = {
+    registerStatusItem: (id: string, options: IStatusBar.IItem) => {
+      items.set(id, options);
+      return { dispose: () => undefined, isDisposed: false };
+    }
+  } as unknown as IStatusBar;
+  return { items, statusBar };
+}
+
+describe('cull-warnings plugin', () => {
+  afterEach(() => Notification.dismiss());
+
+  it('turns the warning of a /gpu sample into a toast, a countdown and commands', async () => {
+    const warning = { ...idleWarning('GPU idle'), stop_at: Date.now() / 1000 + 600 };
+    const kept = { ...warning, keep_requested_at: Date.now() / 1000, postponements_left: 1 };
+    const { app, requests } = fakeApp({
+      gpu: a100Sample({ warning }),
+      'warning/keep': { warning: kept, keep_requested_at: kept.keep_requested_at }
+    });
+    const gpu = await plugin('gpu-status').activate(app, null, null);
+    const { items, statusBar } = recordingStatusBar();
+    const palette = { addItem: vi.fn() } as unknown as ICommandPalette;
+    await plugin('cull-warnings').activate(app, gpu, statusBar, palette);
+
+    // it starts the poller even without the GPU status item
+    await vi.waitFor(() => expect(requests).toEqual(['GET gpu']));
+    const item = items.get('jupyterhub-imagine:cull-countdown');
+    await vi.waitFor(() => expect(item?.isActive?.()).toBe(true));
+    expect(item?.item.node.textContent).toMatch(/^GPU idle: stops in (10:00|9:5\d)$/);
+    const toasts = Notification.manager.notifications;
+    expect(toasts.map(n => [n.type, n.message])).toEqual([
+      ['warning', expect.stringContaining('The GPU has been idle: this server will stop at')]
+    ]);
+    expect(toasts[0].options.actions?.map(a => a.label)).toEqual(['Keep my GPU', 'Save and stop']);
+    expect(palette.addItem).toHaveBeenCalledTimes(3);
+
+    expect(app.commands.isEnabled('imagine:keep-gpu')).toBe(true);
+    await app.commands.execute('imagine:keep-gpu');
+    expect(requests).toContain('POST warning/keep');
+    expect(app.commands.isEnabled('imagine:keep-gpu')).toBe(false);
+    expect(Notification.manager.notifications[0].message).toContain('GPU kept');
+    gpu.stop();
+  });
+
+  it('shows nothing while no warning is pending', async () => {
+    const { app, requests } = fakeApp({ gpu: a100Sample() });
+    const gpu = await plugin('gpu-status').activate(app, null, null);
+    const { items, statusBar } = recordingStatusBar();
+    await plugin('cull-warnings').activate(app, gpu, statusBar, null);
+    await vi.waitFor(() => expect(requests).toEqual(['GET gpu']));
+    await flush();
+    expect(items.get('jupyterhub-imagine:cull-countdown')?.isActive?.()).toBe(false);
+    expect(Notification.manager.count).toBe(0);
+    expect(app.commands.isEnabled('imagine:show-gpu-warning')).toBe(false);
+    gpu.stop();
   });
 });
