@@ -1,0 +1,128 @@
+{{- /*
+  Render-time checks of what the schema cannot express: settings that must be present, secrets
+  that must come from existing Secrets, and wiring between imagine: and jupyterhub: values.
+  Each failure names the value to fix. Checks of jupyterhub: values run only when Z2JH is part
+  of this release (jupyterhub.enabled).
+*/}}
+
+{{- define "imagine.fail" -}}
+{{- fail (printf "\n\njupyterhub-imagine: %s\n(see docs/helm.md)" .) }}
+{{- end }}
+
+{{- /* A Z2JH "list or dict" value as a list. */}}
+{{- define "imagine.asList" -}}
+{{- if kindIs "slice" . }}{{ toYaml . }}
+{{- else if kindIs "map" . }}{{ toYaml (values .) }}
+{{- else }}[]
+{{- end }}
+{{- end }}
+
+{{- define "imagine.checks" -}}
+{{- $z := .Values.jupyterhub | default dict }}
+{{- if not (eq (toString $z.enabled) "false") }}
+{{- include "imagine.checks.image" $z }}
+{{- include "imagine.checks.secrets" $z }}
+{{- include "imagine.checks.hubConfig" $z }}
+{{- include "imagine.checks.cvmfs" (list .Values.imagine.cvmfs $z) }}
+{{- end }}
+{{- end }}
+
+{{- define "imagine.checks.image" -}}
+{{- $image := (.hub | default dict).image | default dict }}
+{{- if or (not $image.name) (eq (toString $image.name) "quay.io/jupyterhub/k8s-hub") }}
+{{- include "imagine.fail" "jupyterhub.hub.image.name is required: a hub image with jupyterhub-imagine installed (build it from helm/images/hub/Dockerfile); Z2JH's own image lacks the bundle." }}
+{{- end }}
+{{- if not $image.tag }}
+{{- include "imagine.fail" "jupyterhub.hub.image.tag is required: the tag of your hub image." }}
+{{- end }}
+{{- end }}
+
+{{- define "imagine.checks.secrets" -}}
+{{- $hub := .hub | default dict }}
+{{- $config := $hub.config | default dict }}
+{{- if not $hub.existingSecret }}
+{{- include "imagine.fail" "jupyterhub.hub.existingSecret is required: the name of an existing Secret holding the auth-state encryption key under the key `hub.config.CryptKeeper.keys` (openssl rand -hex 32)." }}
+{{- end }}
+{{- with ($config.CryptKeeper | default dict).keys }}
+{{- include "imagine.fail" "jupyterhub.hub.config.CryptKeeper.keys must not be set in values: put the key in the Secret named by jupyterhub.hub.existingSecret instead." }}
+{{- end }}
+{{- range $class := list "ImagineOAuthenticator" "GenericOAuthenticator" "OAuthenticator" }}
+{{- if (index $config $class | default dict).client_secret }}
+{{- include "imagine.fail" (printf "jupyterhub.hub.config.%s.client_secret must not be set in values: reference an existing Secret in jupyterhub.hub.extraEnv.OAUTH_CLIENT_SECRET.valueFrom.secretKeyRef instead." $class) }}
+{{- end }}
+{{- end }}
+{{- $ref := dict }}
+{{- $env := $hub.extraEnv }}
+{{- if kindIs "map" $env }}
+{{- with index $env "OAUTH_CLIENT_SECRET" }}
+{{- if kindIs "map" . }}{{ $ref = (.valueFrom | default dict).secretKeyRef | default dict }}{{ end }}
+{{- end }}
+{{- else if kindIs "slice" $env }}
+{{- range $env }}
+{{- if eq (toString .name) "OAUTH_CLIENT_SECRET" }}
+{{- $ref = (.valueFrom | default dict).secretKeyRef | default dict }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $ref.name }}
+{{- include "imagine.fail" "jupyterhub.hub.extraEnv.OAUTH_CLIENT_SECRET.valueFrom.secretKeyRef.name is required: the name of an existing Secret holding the OAuth client secret (under the key in secretKeyRef.key, default client-secret). A plain value is refused: secrets stay out of values." }}
+{{- end }}
+{{- if not $ref.key }}
+{{- include "imagine.fail" "jupyterhub.hub.extraEnv.OAUTH_CLIENT_SECRET.valueFrom.secretKeyRef.key is required: the key of the client secret in that Secret." }}
+{{- end }}
+{{- end }}
+
+{{- define "imagine.checks.hubConfig" -}}
+{{- $hub := .hub | default dict }}
+{{- $config := $hub.config | default dict }}
+{{- $app := $config.JupyterHub | default dict }}
+{{- if eq (toString $app.authenticator_class) "imagine" }}
+{{- if not ($config.ImagineOAuthenticator | default dict).client_id }}
+{{- include "imagine.fail" "jupyterhub.hub.config.ImagineOAuthenticator.client_id is required: the OAuth client id registered at your identity provider." }}
+{{- end }}
+{{- end }}
+{{- if and (.cull | default dict).enabled (hasKey ($hub.services | default dict) "imagine-culler") }}
+{{- include "imagine.fail" "jupyterhub.cull.enabled must be false: the imagine-culler service (jupyterhub.hub.services.imagine-culler) already culls servers without GPUs with jupyterhub-idle-culler's loop; two cullers would race." }}
+{{- end }}
+{{- if eq (toString $app.spawner_class) "imagine" }}
+{{- $profiles := (.singleuser | default dict).profileList }}
+{{- $profiles = ($config.KubeSpawner | default dict).profile_list | default $profiles }}
+{{- $profiles = ($config.ImagineKubeSpawner | default dict).profile_list | default $profiles }}
+{{- if not $profiles }}
+{{- include "imagine.fail" "jupyterhub.singleuser.profileList is empty: ImagineKubeSpawner starts servers from profiles only; list at least one (see helm/examples/)." }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "imagine.checks.cvmfs" -}}
+{{- $cvmfs := index . 0 }}
+{{- $z := index . 1 }}
+{{- if $cvmfs.enabled }}
+{{- $storage := ($z.singleuser | default dict).storage | default dict }}
+{{- $claim := $cvmfs.pvc.name }}
+{{- $volume := "" }}
+{{- range (include "imagine.asList" $storage.extraVolumes | fromYamlArray) }}
+{{- if eq (toString ((.persistentVolumeClaim | default dict).claimName)) $claim }}
+{{- $volume = .name }}
+{{- if not .persistentVolumeClaim.readOnly }}
+{{- include "imagine.fail" (printf "jupyterhub.singleuser.storage.extraVolumes: the volume %s of PVC %s needs persistentVolumeClaim.readOnly: true (CVMFS is read-only)." (toString .name) $claim) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $volume }}
+{{- include "imagine.fail" (printf "imagine.cvmfs.enabled is true but jupyterhub.singleuser.storage.extraVolumes has no volume of the PVC %s; add {name: cvmfs, persistentVolumeClaim: {claimName: %s, readOnly: true}}." $claim $claim) }}
+{{- end }}
+{{- $mounted := false }}
+{{- range (include "imagine.asList" $storage.extraVolumeMounts | fromYamlArray) }}
+{{- if and (eq (toString .name) $volume) (eq (toString .mountPath) "/cvmfs") }}
+{{- $mounted = true }}
+{{- if or (ne (toString .mountPropagation) "HostToContainer") (not .readOnly) }}
+{{- include "imagine.fail" (printf "jupyterhub.singleuser.storage.extraVolumeMounts: the /cvmfs mount of volume %s needs readOnly: true and mountPropagation: HostToContainer (repositories are mounted on the node on first access)." $volume) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $mounted }}
+{{- include "imagine.fail" (printf "imagine.cvmfs.enabled is true but jupyterhub.singleuser.storage.extraVolumeMounts does not mount volume %s at /cvmfs; add {name: %s, mountPath: /cvmfs, readOnly: true, mountPropagation: HostToContainer}." $volume $volume) }}
+{{- end }}
+{{- end }}
+{{- end }}
