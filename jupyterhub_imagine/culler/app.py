@@ -7,25 +7,27 @@ import asyncio
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from jupyterhub_idle_culler import cull_idle, default_cull_arbiter
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default
 from traitlets import Callable as CallableTrait
 from traitlets.config import Application
 
+from .classic import ClassicCulling, key_of
 from .decide import (
     Action,
     Decision,
     Observation,
     PolicySettings,
     decide,
+    warning_lost,
     warning_payload,
 )
 from .hub import HubClient, HubError, HubServer, RetryingClient, UserServerClient
+from .metrics import CullerMetrics
 from .sources import (
     DEFAULT_METRICS,
     UNKNOWN,
@@ -50,10 +52,6 @@ def parse_epoch(value: str | None) -> float | None:
     return parse_date(value).timestamp()
 
 
-def key_of(server: HubServer) -> ServerKey:
-    return ServerKey(server.user, server.name, server.started)
-
-
 @dataclass
 class CycleReport:
     """What one cycle saw and did (logged, and returned for tests and the bench)."""
@@ -68,7 +66,7 @@ class CycleReport:
         return {name: d.action for name, d in self.decisions.items()}
 
 
-class IdleGPUCuller(Application):
+class IdleGPUCuller(ClassicCulling, Application):
     """Warn about, then stop, servers whose GPUs sit idle with nobody at the desk."""
 
     name = "jupyterhub-imagine-culler"
@@ -166,20 +164,32 @@ class IdleGPUCuller(Application):
     remove_named_servers = Bool(False, config=True, help="Remove named GPU servers we stop.")
     hub_retries = Int(4, config=True, help="Retries of a failed hub request.")
     hub_backoff = Float(1.0, config=True, help="First retry delay (s); doubles each retry.")
-    cull_cpu_servers = Bool(
+    service_name = Unicode(
+        config=True,
+        help="Hub service name of the culler. Default: $JUPYTERHUB_SERVICE_NAME, else "
+        "'idle-gpu-culler'.",
+    )
+    service_url = Unicode(
+        config=True,
+        help="""Where the culler serves its metrics and the users' warnings, e.g.
+        http://127.0.0.1:10101 (give the hub service the same 'url'). Default:
+        $JUPYTERHUB_SERVICE_URL. Empty: no HTTP endpoints.""",
+    )
+    service_prefix = Unicode(
+        config=True,
+        help="URL prefix the proxy routes to the culler. Default: $JUPYTERHUB_SERVICE_PREFIX, "
+        "else /services/<service_name>/.",
+    )
+    oauth_client_id = Unicode(
+        config=True,
+        help="OAuth client id for the users' warnings endpoint. Default: $JUPYTERHUB_CLIENT_ID, "
+        "else service-<service_name>.",
+    )
+    metrics_require_auth = Bool(
         True,
         config=True,
-        help="Run jupyterhub-idle-culler's classic loop for servers without GPUs each cycle.",
-    )
-    timeout = Int(3600, config=True, help="Classic idle timeout (s) for servers without GPUs.")
-    max_age = Int(0, config=True, help="Classic max_age (s), applied to every server. 0: off.")
-    cull_users = Bool(False, config=True, help="Classic cull_users (needs admin:users).")
-    cull_admin_users = Bool(True, config=True, help="Classic cull_admin_users.")
-    api_page_size = Int(0, config=True, help="Users per page when listing. 0: hub default.")
-    cpu_cull_arbiter_hook = CallableTrait(
-        default_cull_arbiter,
-        config=True,
-        help="jupyterhub-idle-culler cull_arbiter_hook for servers without GPUs.",
+        help="""Whether /metrics needs a hub token with access to this service (like the hub's
+        own authenticate_prometheus). Scrape with that token as a bearer token.""",
     )
     clock = CallableTrait(time.time, help="Seconds since the epoch; replaced in tests.")
     source = AnyTrait(None, allow_none=True, help="An ActivitySource; built from config if None.")
@@ -200,6 +210,22 @@ class IdleGPUCuller(Application):
             return explicit
         public = urlparse(os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
         return f"{public.scheme}://{public.netloc}" if public.netloc else ""
+
+    @default("service_name")
+    def _service_name(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_NAME", "idle-gpu-culler")
+
+    @default("service_url")
+    def _service_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_URL", "")
+
+    @default("service_prefix")
+    def _service_prefix(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{self.service_name}/")
+
+    @default("oauth_client_id")
+    def _oauth_client_id(self) -> str:
+        return os.environ.get("JUPYTERHUB_CLIENT_ID", f"service-{self.service_name}")
 
     @default("prometheus_metrics")
     def _metrics(self) -> list[dict[str, Any]]:
@@ -235,6 +261,9 @@ class IdleGPUCuller(Application):
             self.store = CullerStore(self.db_url)
         if self.source is None:
             self.source = self.make_source()
+        self.metrics = CullerMetrics()
+        self.metrics.seed(self.store)
+        self.warnings: dict[str, list[dict[str, Any]]] = {}
 
     def make_source(self) -> ActivitySource:
         if self.activity_source == "prometheus":
@@ -295,13 +324,12 @@ class IdleGPUCuller(Application):
                     return
             answer = reading_from_activity(model, now, self.max_sample_age)
             old = readings.get(sid, UNKNOWN)
-            readings[sid] = GpuReading(
-                old.holds_gpu,
-                old.utilization,
-                old.gpus,
-                True,
-                answer.last_presence,
-                answer.keep_requested_at,
+            readings[sid] = replace(
+                old,
+                presence_known=True,
+                last_presence=answer.last_presence,
+                keep_requested_at=answer.keep_requested_at,
+                server_warning=answer.server_warning,
             )
 
         await asyncio.gather(*(one(s) for s in servers))
@@ -345,33 +373,88 @@ class IdleGPUCuller(Application):
     async def cycle(self) -> CycleReport:
         """List servers, read GPU activity once, decide and act; then the classic CPU loop."""
         self.setup()
+        started = time.monotonic()
         now = self.clock()
         report = CycleReport()
+        known = self.store.load_running()
         try:
-            servers = await self.hub.ready_servers()
+            servers, candidates, readings = await self.list_and_read(known, now)
         except HubError as e:
             report.errors.append(str(e))
             self.log.error("Hub unavailable, skipping this cycle: %s", e)
+            self.metrics.cycle_errors += 1
             return report
         report.servers = len(servers)
-        known = self.store.load_running()
         records = {key_of(s): known.get(key_of(s)) or ServerRecord(key_of(s)) for s in servers}
-        candidates = [s for s in servers if self.is_candidate(s, known.get(key_of(s)))]
-        readings = await self.source.read(candidates, now) if candidates else {}
         gpu_servers = [
             s
             for s in candidates
             if self.classify(s, records[key_of(s)], readings.get(server_id(s), UNKNOWN))
         ]
         report.gpu_servers = len(gpu_servers)
-        self.gpu_full_names = {f"{s.user}/{s.name}" for s in gpu_servers}
+        self.gpu_full_names = {s.log_name for s in gpu_servers}
         await self.decide_and_act(gpu_servers, records, readings, now, report)
         self.store.save(records.values(), set(known))
         gone = set(known) - set(records)
         self.store.mark_ended(gone, now, "no longer running")
+        self.warnings = self.pending_warnings(gpu_servers, records)
         if self.cull_cpu_servers:
-            await self.cull_cpu()
+            await self.cull_cpu(servers)
+        self.metrics.end_cycle(
+            report.decisions.values(),
+            servers=report.servers,
+            errors=len(report.errors),
+            seconds=time.monotonic() - started,
+            now=now,
+        )
         return report
+
+    async def list_and_read(
+        self, known: dict[ServerKey, ServerRecord], now: float
+    ) -> tuple[list[HubServer], list[HubServer], dict[tuple[str, str], GpuReading]]:
+        """Ready servers, GPU candidates among them, and their readings.
+
+        A source asked per server (``per_server``) reads each page's candidates while the next
+        page is listed; others (Prometheus: one query) read once after the listing.
+        """
+        servers: list[HubServer] = []
+        candidates: list[HubServer] = []
+        per_server = getattr(self.source, "per_server", False)
+        reads: list[asyncio.Future[dict[tuple[str, str], GpuReading]]] = []
+        try:
+            async for page in self.hub.ready_server_pages():
+                servers += page
+                mine = [s for s in page if self.is_candidate(s, known.get(key_of(s)))]
+                candidates += mine
+                if per_server and mine:
+                    reads.append(asyncio.ensure_future(self.source.read(mine, now)))
+        except BaseException:
+            for r in reads:
+                r.cancel()
+            raise
+        if not per_server and candidates:
+            reads.append(asyncio.ensure_future(self.source.read(candidates, now)))
+        readings: dict[tuple[str, str], GpuReading] = {}
+        for part in await asyncio.gather(*reads):
+            readings.update(part)
+        return servers, candidates, readings
+
+    def pending_warnings(
+        self, servers: list[HubServer], records: dict[ServerKey, ServerRecord]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per user, the warnings now pending on their GPU servers (for the hub home page)."""
+        settings = self.policy()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for server in servers:
+            state = records[key_of(server)].state
+            payload = warning_payload(state, settings, "GPU idle")
+            if payload is not None:
+                entry = {"server": server.name, "url": server.url, **payload}
+                out.setdefault(server.user, []).append(entry)
+        return out
+
+    def warnings_of(self, user: str) -> list[dict[str, Any]]:
+        return list(getattr(self, "warnings", {}).get(user, []))
 
     async def decide_and_act(
         self,
@@ -394,10 +477,17 @@ class IdleGPUCuller(Application):
         events = []
         for server in servers:
             record = records[key_of(server)]
-            obs = self.observation(server, readings.get(server_id(server), UNKNOWN), now)
-            decision = decide(record.state, obs, settings)
+            reading = readings.get(server_id(server), UNKNOWN)
+            decision = decide(record.state, self.observation(server, reading, now), settings)
             record.add_usage(decision.usage)
+            self.metrics.add_usage(decision.usage, record.gpus)
             report.decisions[server.log_name] = decision
+            if warning_lost(decision, reading.server_warning):
+                reason = "the server lost its warning (restarted?): sent again"
+                self.log.info("%s: %s", server.log_name, reason)
+                events.append((now, record.key, "resend-warning", reason))
+                todo.append(self.resend(server, record, decision, report))
+                continue
             if decision.action == Action.NONE:
                 self.log.debug("%s: %s", server.log_name, decision.reason)
                 record.state = decision.state
@@ -413,38 +503,53 @@ class IdleGPUCuller(Application):
 
         await asyncio.gather(*(gated(c) for c in todo))
         self.store.record_events(events)
+        for _, _, action, reason in events:
+            self.metrics.count_event(action, reason)
 
-    # -- servers without GPUs: jupyterhub-idle-culler ----------------------------------------
-
-    def cpu_arbiter(self, *, inactive: Any, inactive_limit: int, server: dict[str, Any]) -> Any:
-        """GPU servers are ours; everything else gets the classic decision."""
-        if server.get("full_name") in self.gpu_full_names:
-            return False
-        return self.cpu_cull_arbiter_hook(
-            inactive=inactive, inactive_limit=inactive_limit, server=server
-        )
-
-    async def cull_cpu(self) -> None:
+    async def resend(
+        self, server: HubServer, record: ServerRecord, decision: Decision, report: CycleReport
+    ) -> None:
+        """PUT again a warning the server no longer holds (state is kept either way)."""
+        record.state = decision.state
+        payload = warning_payload(decision.state, self.policy(), "GPU idle (warning re-sent)")
         try:
-            await cull_idle(
-                url=self.api_url,
-                api_token=self.api_token,
-                inactive_limit=self.timeout,
-                logger=self.log,
-                cull_users=self.cull_users,
-                remove_named_servers=self.remove_named_servers,
-                max_age=self.max_age,
-                concurrency=self.concurrency,
-                cull_admin_users=self.cull_admin_users,
-                api_page_size=self.api_page_size,
-                cull_arbiter=self.cpu_arbiter,
-            )
-        except Exception as e:  # noqa: BLE001 - the classic loop must not stop the GPU loop
-            self.log.error("Classic culling cycle failed: %s", e)
+            await self.servers.put_warning(server, payload or {})
+        except HubError as e:
+            report.errors.append(f"{server.log_name}: resend-warning: {e}")
+            self.log.warning("%s: could not re-send the warning: %s", server.log_name, e)
 
     # -- running -----------------------------------------------------------------------------
 
+    def start_web(self) -> Any:
+        """Serve /metrics and /api/warnings on service_url (when set); returns the server."""
+        from jupyterhub.services.auth import HubOAuth
+
+        from .web import listen, make_app
+
+        self.setup()
+        if not self.service_url:
+            return None
+        hub_auth = HubOAuth(
+            api_url=self.api_url,
+            api_token=self.api_token,
+            base_url=self.service_prefix,
+            oauth_client_id=self.oauth_client_id,
+            access_scopes={f"access:services!service={self.service_name}"},
+            cache_max_age=60,
+        )
+        app = make_app(
+            self.service_prefix,
+            hub_auth,
+            exposition=self.metrics.exposition,
+            warnings_of=self.warnings_of,
+            metrics_require_auth=self.metrics_require_auth,
+        )
+        bind = urlparse(self.service_url)
+        self.log.info("Serving metrics and warnings on %s%s", self.service_url, self.service_prefix)
+        return listen(app, bind.hostname or "127.0.0.1", bind.port or 80)
+
     async def run_forever(self) -> None:
+        self.start_web()
         while True:
             started = time.monotonic()
             try:

@@ -86,6 +86,8 @@ class Decision:
     reason: str
     state: ServerState
     usage: Usage = Usage()
+    # GPU state of this observation: "active", "idle" or "unknown" (for gauges)
+    kind: str = "unknown"
 
     @property
     def stop_at(self) -> float | None:
@@ -139,8 +141,20 @@ def is_present(obs: Observation, settings: PolicySettings) -> bool:
     return obs.now - obs.last_presence <= settings.presence_timeout
 
 
+MAX_AGE_REASON = "GPU server age"
+
+
+def stop_cause(reason: str) -> str:
+    """The metric label of a stop, from its reason: 'max-gpu-age' or 'gpu-idle'."""
+    return "max-gpu-age" if reason.startswith(MAX_AGE_REASON) else "gpu-idle"
+
+
 def decide(state: ServerState, obs: Observation, settings: PolicySettings) -> Decision:
     """Decide what to do with one GPU server this cycle."""
+    return replace(_decide(state, obs, settings), kind=classify(obs.utilization, settings))
+
+
+def _decide(state: ServerState, obs: Observation, settings: PolicySettings) -> Decision:
     counted, usage = interval_usage(state, obs, settings)
     base = replace(state, last_observed=obs.now)
 
@@ -154,7 +168,9 @@ def decide(state: ServerState, obs: Observation, settings: PolicySettings) -> De
     if settings.max_gpu_age and obs.started is not None:
         age = obs.now - obs.started
         if age >= settings.max_gpu_age:
-            reason = f"GPU server age {_fmt(age)} reached max_gpu_age {_fmt(settings.max_gpu_age)}"
+            reason = (
+                f"{MAX_AGE_REASON} {_fmt(age)} reached max_gpu_age {_fmt(settings.max_gpu_age)}"
+            )
             return Decision(Action.STOP, reason, base, usage)
 
     kind = classify(obs.utilization, settings)
@@ -241,6 +257,12 @@ def _warned_idle(
         f" ago, {away}"
     )
     return Decision(Action.STOP, reason, state, usage)
+
+
+def warning_lost(decision: Decision, server_has_warning: bool | None) -> bool:
+    """Whether a warning we hold must be sent again: the server answered without it
+    (restarted extension, lost state). Only when nothing else is being sent this cycle."""
+    return decision.action == Action.NONE and decision.state.warned and server_has_warning is False
 
 
 def warning_payload(

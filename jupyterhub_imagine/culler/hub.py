@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -141,21 +141,32 @@ class HubClient:
 
     async def ready_servers(self) -> list[HubServer]:
         """All ready servers, following the hub's pagination."""
+        servers: list[HubServer] = []
+        async for page in self.ready_server_pages():
+            servers.extend(page)
+        return servers
+
+    async def ready_server_pages(self) -> AsyncIterator[list[HubServer]]:
+        """Ready servers one page of users at a time (the next page is already requested)."""
         params = {"state": "ready"}
         if self.page_size:
             params["limit"] = str(self.page_size)
-        url: str | None = url_concat(f"{self.api_url}/users", params)
         accept = {"Accept": "application/jupyterhub-pagination+json"}
-        servers: list[HubServer] = []
-        while url:
-            resp = await self.client.fetch(url, headers=accept)
-            model = json.loads(resp.body)
-            items = model["items"] if isinstance(model, dict) else model
-            for user in items:
-                servers.extend(servers_of(user))
-            nxt = model.get("_pagination", {}).get("next") if isinstance(model, dict) else None
-            url = nxt["url"] if nxt else None
-        return servers
+        pending: asyncio.Future[HTTPResponse] | None = asyncio.ensure_future(
+            self.client.fetch(url_concat(f"{self.api_url}/users", params), headers=accept)
+        )
+        try:
+            while pending is not None:
+                model = json.loads((await pending).body)
+                pending = None
+                items = model["items"] if isinstance(model, dict) else model
+                nxt = model.get("_pagination", {}).get("next") if isinstance(model, dict) else None
+                if nxt:
+                    pending = asyncio.ensure_future(self.client.fetch(nxt["url"], headers=accept))
+                yield [s for user in items for s in servers_of(user)]
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     async def stop_server(self, server: HubServer, *, remove: bool = False) -> bool:
         """Ask the hub to stop a server: True when stopped, False when still stopping (202)."""

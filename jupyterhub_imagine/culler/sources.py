@@ -30,6 +30,7 @@ class GpuReading:
     ``holds_gpu`` None: this source cannot tell. ``utilization``: highest activity (percent)
     over the window and over the server's GPUs, None when unknown.
     ``presence_known``: whether ``last_presence``/``keep_requested_at`` came with the reading.
+    ``server_warning``: whether the server holds a warning (None: not asked).
     """
 
     holds_gpu: bool | None
@@ -39,6 +40,7 @@ class GpuReading:
     last_presence: float | None = None
     keep_requested_at: float | None = None
     error: str = ""
+    server_warning: bool | None = None
 
 
 UNKNOWN = GpuReading(holds_gpu=None, utilization=None)
@@ -185,10 +187,12 @@ def reading_from_activity(model: dict[str, Any], now: float, max_age: float) -> 
 
     last_presence = ours(model.get("last_presence"))
     keep = ours(model.get("keep_requested_at"))
+    warned = model.get("warning") is not None if "warning" in model else None
     devices = gpu.get("gpus") or []
     if not gpu.get("available") or not devices:
         # an unavailable sampler (NVML error) with GPUs listed is unknown, not CPU-only
-        return GpuReading(False if not devices else None, None, 0, True, last_presence, keep)
+        holds = False if not devices else None
+        return GpuReading(holds, None, 0, True, last_presence, keep, server_warning=warned)
     values = [
         u
         for d in devices
@@ -198,11 +202,16 @@ def reading_from_activity(model: dict[str, Any], now: float, max_age: float) -> 
     sampled_at = ours(gpu.get("sampled_at"))
     stale = sampled_at is not None and now - sampled_at > max_age
     utilization = max(values) if values and not stale else None
-    return GpuReading(True, utilization, len(devices), True, last_presence, keep)
+    return GpuReading(
+        True, utilization, len(devices), True, last_presence, keep, server_warning=warned
+    )
 
 
 class ServerEndpointSource:
     """Each server's own GET activity (NVML through the server extension), concurrently."""
+
+    # one request per server: the culler starts reading while it lists the next page
+    per_server = True
 
     def __init__(
         self, client: UserServerClient, *, concurrency: int = 20, max_age: float = 300.0
@@ -210,9 +219,13 @@ class ServerEndpointSource:
         self.client = client
         self.concurrency = max(concurrency, 1)
         self.max_age = max_age
+        # shared by concurrent reads (one per page of users): at most `concurrency` requests
+        self._gate: asyncio.Semaphore | None = None
 
     async def read(self, servers: Sequence[HubServer], now: float) -> dict[ServerId, GpuReading]:
-        gate = asyncio.Semaphore(self.concurrency)
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.concurrency)
+        gate = self._gate
 
         async def one(server: HubServer) -> GpuReading:
             async with gate:

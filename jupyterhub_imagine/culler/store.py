@@ -115,19 +115,28 @@ class CullerStore:
         self.url = url
         self.engine = sa.create_engine(url, future=True)
         metadata.create_all(self.engine)
+        # rows as last loaded, so save() writes only the records that changed
+        self._loaded: dict[ServerKey, dict[str, Any]] = {}
 
     def load_running(self) -> dict[ServerKey, ServerRecord]:
         """All server instances not yet marked ended."""
         query = sa.select(servers_table).where(servers_table.c.ended_at.is_(None))
         with self.engine.connect() as conn:
-            return {r.key: r for r in map(ServerRecord.from_row, conn.execute(query))}
+            records = {r.key: r for r in map(ServerRecord.from_row, conn.execute(query))}
+        self._loaded = {k: r.row() for k, r in records.items()}
+        return records
 
     def save(self, records: Iterable[ServerRecord], known: set[ServerKey]) -> None:
         """Insert new instances and update the ones in ``known`` (as returned by load)."""
         new: list[dict[str, Any]] = []
         old: list[dict[str, Any]] = []
         for rec in records:
-            (old if rec.key in known else new).append(rec.row())
+            row = rec.row()
+            if rec.key not in known:
+                new.append(row)
+            elif row != self._loaded.get(rec.key):
+                old.append(row)
+            self._loaded[rec.key] = dict(row)
         c = servers_table.c
         update = (
             servers_table.update()

@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import jupyterhub_imagine
+
 env = os.environ
 state = Path(env["IMAGINE_DEMO_DIR"])
 port = int(env.get("IMAGINE_DEMO_PORT", "8000"))
@@ -66,6 +68,9 @@ c.JupyterHub.services = [
         ],
         # user servers are reached through the proxy, like a browser reaches them
         "environment": {"JUPYTERHUB_IMAGINE_SERVERS_URL": public_url},
+        # its metrics and the warnings shown on the hub's home page
+        "url": f"http://127.0.0.1:{env.get('IMAGINE_DEMO_CULLER_PORT', '8002')}",
+        "oauth_no_confirm": True,
     }
 ]
 c.JupyterHub.load_roles = [
@@ -74,8 +79,12 @@ c.JupyterHub.load_roles = [
         "services": ["idle-gpu-culler"],
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers",
                    "access:servers"],
-    }
+    },
+    # users may read their own cull warnings from the culler (shown on the hub's home page)
+    {"name": "user", "scopes": ["self", "access:services!service=idle-gpu-culler"]},
 ]
+c.JupyterHub.template_paths = [str(Path(jupyterhub_imagine.__file__).parent / "templates")]
+c.JupyterHub.template_vars = {"imagine_culler_service": "idle-gpu-culler"}
 
 extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
 if extra:

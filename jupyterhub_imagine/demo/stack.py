@@ -32,6 +32,7 @@ class DemoSettings:
     provider_port: int = 8020
     hub_port: int = 8081
     proxy_api_port: int = 8001
+    culler_port: int = 8002
     extra_config: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     hub_log: Path | None = None  # None: the hub logs to this terminal
@@ -91,6 +92,7 @@ class DemoStack:
             IMAGINE_DEMO_PORT=str(s.port),
             IMAGINE_DEMO_HUB_PORT=str(s.hub_port),
             IMAGINE_DEMO_PROXY_API_PORT=str(s.proxy_api_port),
+            IMAGINE_DEMO_CULLER_PORT=str(s.culler_port),
             IMAGINE_DEMO_ISSUER=issuer,
             IMAGINE_DEMO_CLIENT_ID=CLIENT_ID,
             IMAGINE_DEMO_CLIENT_SECRET=secret_values["client_secret"],

@@ -60,6 +60,12 @@ class ImagineServerExtension(ExtensionApp):
         help="""Names of the hub services allowed to set and clear cull warnings on this server
         (the idle-GPU culler's service name). Users and other services get 403.""",
     )
+    culling_sample_every = Float(
+        10.0,
+        config=True,
+        help="""Seconds between background GPU samples whose peak is reported to the culler, so
+        GPU work between two culler cycles is not mistaken for idleness; 0: off.""",
+    )
     hub_prefix = Unicode(
         config=True,
         help="URL prefix of the hub, used for share links (default: from $JUPYTERHUB_BASE_URL).",
@@ -109,7 +115,7 @@ class ImagineServerExtension(ExtensionApp):
         from . import culling
 
         self.settings["imagine_culling"] = culling.CullingState(
-            culler_services=tuple(self.culler_services)
+            culler_services=tuple(self.culler_services), sample_every=self.culling_sample_every
         )
 
     def _init_mounts(self) -> None:
@@ -135,6 +141,7 @@ class ImagineServerExtension(ExtensionApp):
         self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
 
     async def stop_extension(self) -> None:
+        self.settings["imagine_culling"].stop_sampling()
         gpu = getattr(self, "_gpu", None)
         if gpu is not None:
             gpu.close()

@@ -6,15 +6,19 @@ and mounts :data:`handlers` under ``/jupyterhub-imagine/api/``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Collection
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
+
+log = logging.getLogger(__name__)
 
 PRESENCE_KINDS = frozenset({"key", "click", "focus"})
 SETTINGS_KEY = "imagine_culling"
@@ -80,11 +84,53 @@ def validate_warning(body: object) -> dict[str, Any]:
     }
 
 
+class Sampler(Protocol):
+    async def sample(self) -> dict[str, Any]: ...
+
+
+UtilKey = tuple[object, int]  # (device index, MIG position; -1 for the device itself)
+
+
+def utilizations(gpu: dict[str, Any]) -> dict[UtilKey, float]:
+    """Utilization per device and MIG instance in one GPU sample (numbers only)."""
+    out: dict[UtilKey, float] = {}
+    for pos, device in enumerate(gpu.get("gpus") or []):
+        index = device.get("index", pos)
+        items = [(-1, device), *enumerate(device.get("mig") or [])]
+        for mig, item in items:
+            value = item.get("utilization") if isinstance(item, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[(index, mig)] = float(value)
+    return out
+
+
+def merge_peaks(gpu: dict[str, Any], peaks: dict[UtilKey, float]) -> dict[str, Any]:
+    """A copy of ``gpu`` whose utilizations are raised to the peaks seen since the last read."""
+    devices = []
+    for pos, device in enumerate(gpu.get("gpus") or []):
+        device = dict(device)
+        index = device.get("index", pos)
+        if isinstance(device.get("utilization"), (int, float)) and (index, -1) in peaks:
+            device["utilization"] = max(device["utilization"], peaks[(index, -1)])
+        migs = []
+        for i, mig in enumerate(device.get("mig") or []):
+            mig = dict(mig)
+            if isinstance(mig.get("utilization"), (int, float)) and (index, i) in peaks:
+                mig["utilization"] = max(mig["utilization"], peaks[(index, i)])
+            migs.append(mig)
+        if "mig" in device:
+            device["mig"] = migs
+        devices.append(device)
+    return {**gpu, "gpus": devices}
+
+
 class CullingState:
-    """Per-server record of presence and of the culler's pending warning.
+    """Per-server record of presence, of the culler's pending warning and of GPU peaks.
 
     ``culler_services``: hub service names allowed to set warnings (empty: any hub service).
     ``clock``: seconds since the epoch, injectable for tests.
+    ``sample_every``: seconds between background GPU samples whose peak the next activity read
+    reports, so short GPU bursts between two culler cycles are not taken for idleness (0: off).
     """
 
     def __init__(
@@ -92,13 +138,58 @@ class CullingState:
         *,
         culler_services: Collection[str] = (),
         clock: Callable[[], float] = time.time,
+        sample_every: float = 10.0,
     ) -> None:
         self.culler_services = frozenset(culler_services)
         self.clock = clock
+        self.sample_every = sample_every
         self.last_presence: float | None = None
         self.last_presence_kind: str | None = None
         self.keep_requested_at: float | None = None
         self._warning: dict[str, Any] | None = None
+        self._peaks: dict[UtilKey, float] = {}
+        self._peaks_since: float | None = None
+        self._sampling: asyncio.Task[None] | None = None
+
+    # -- GPU peaks between two culler reads ------------------------------------------------
+
+    def start_sampling(self, sampler: Sampler) -> None:
+        """Sample the GPU every ``sample_every`` seconds in the background (idempotent).
+
+        Needs a running event loop; the activity endpoint also starts it on first use.
+        """
+        if self.sample_every <= 0 or (self._sampling is not None and not self._sampling.done()):
+            return
+        self._sampling = asyncio.get_running_loop().create_task(self._sample_loop(sampler))
+
+    def stop_sampling(self) -> None:
+        if self._sampling is not None:
+            self._sampling.cancel()
+            self._sampling = None
+
+    async def _sample_loop(self, sampler: Sampler) -> None:
+        while True:
+            await asyncio.sleep(self.sample_every)
+            try:
+                self.note_sample(await sampler.sample())
+            except Exception as e:  # noqa: BLE001 - a failed sample is just not a peak
+                log.debug("Background GPU sample failed: %s", e)
+
+    def note_sample(self, gpu: dict[str, Any]) -> None:
+        """Keep the highest utilization per device/MIG instance until the next read."""
+        if self._peaks_since is None:
+            self._peaks_since = self.clock()
+        for key, value in utilizations(gpu).items():
+            self._peaks[key] = max(value, self._peaks.get(key, value))
+
+    def take_peaks(self, gpu: dict[str, Any]) -> dict[str, Any]:
+        """``gpu`` with utilizations raised to the peaks since the last read; resets them."""
+        merged = merge_peaks(gpu, self._peaks) if self._peaks else dict(gpu)
+        if self._peaks_since is not None:
+            merged["peak_since"] = self._peaks_since
+        self._peaks = {}
+        self._peaks_since = self.clock()
+        return merged
 
     def record_presence(self, kind: str) -> float:
         """Record a real interaction of a person with the page."""
@@ -156,7 +247,7 @@ class CullingState:
         ``now`` is this server's clock: the culler uses ages, not absolute times, so clock
         skew between nodes does not move presence or "keep" answers.
         """
-        gpu = {k: v for k, v in gpu.items() if k != "warning"}
+        gpu = self.take_peaks({k: v for k, v in gpu.items() if k != "warning"})
         return {
             "now": self.clock(),
             "gpu": gpu,
@@ -207,6 +298,7 @@ class ActivityHandler(_CullingHandler):
             }
         else:
             gpu = await sampler.sample()
+            self.culling.start_sampling(sampler)
         self.reply(self.culling.activity_payload(gpu))
 
 

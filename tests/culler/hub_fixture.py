@@ -62,6 +62,7 @@ class RealHub:
     public_url: str
     gpu_dir: Path
     proc: subprocess.Popen[bytes]
+    service_port: int = 0
 
     def api(self, method: str, path: str, token: str = ADMIN_TOKEN, **kw: Any) -> Any:
         r = requests.request(
@@ -73,10 +74,11 @@ class RealHub:
     def set_gpu(self, user: str, payload: dict[str, Any]) -> None:
         (self.gpu_dir / f"{user}.json").write_text(json.dumps(payload))
 
-    def start_server(self, user: str) -> None:
+    def start_server(self, user: str, options: dict[str, Any] | None = None) -> None:
         requests.post(
             f"{self.api_url}/users/{user}/server",
             headers={"Authorization": f"token {ADMIN_TOKEN}"},
+            json=options,
         )
 
     def wait_ready(self, users: list[str], timeout: float = 60) -> None:
@@ -101,7 +103,10 @@ class RealHub:
         return r.json() if r.content else None
 
 
-def write_config(root: Path, users: list[str]) -> tuple[Path, int, int]:
+TEMPLATES = HERE.parent.parent / "jupyterhub_imagine" / "templates"
+
+
+def write_config(root: Path, users: list[str], service_port: int) -> tuple[Path, int, int]:
     hub_port, proxy_port, proxy_api_port = free_port(), free_port(), free_port()
     jupyter_config = root / "jupyter_config"
     jupyter_config.mkdir()
@@ -113,10 +118,18 @@ def write_config(root: Path, users: list[str]) -> tuple[Path, int, int]:
     roles = [
         {
             "name": "test-admin",
-            "scopes": ["admin:users", "admin:servers", "tokens", "access:servers"],
+            "scopes": [
+                "admin:users",
+                "admin:servers",
+                "tokens",
+                "access:servers",
+                "access:services",
+            ],
             "services": ["test-admin"],
         },
         {"name": "imagine-culler", "scopes": CULLER_SCOPES, "services": ["imagine-culler"]},
+        # users may open the culler's warnings endpoint (the home page fetches it)
+        {"name": "user", "scopes": ["self", "access:services!service=imagine-culler"]},
     ]
     config = f"""
 c.JupyterHub.ip = "127.0.0.1"
@@ -141,9 +154,12 @@ c.Spawner.environment = {{
 }}
 c.JupyterHub.services = [
     {{"name": "test-admin", "api_token": {ADMIN_TOKEN!r}}},
-    {{"name": "imagine-culler", "api_token": {CULLER_TOKEN!r}}},
+    {{"name": "imagine-culler", "api_token": {CULLER_TOKEN!r},
+      "url": "http://127.0.0.1:{service_port}", "oauth_no_confirm": True}},
 ]
 c.JupyterHub.load_roles = {roles!r}
+c.JupyterHub.template_paths = [{str(TEMPLATES)!r}]
+c.JupyterHub.template_vars = {{"imagine_culler_service": "imagine-culler"}}
 """
     path = root / "jupyterhub_config.py"
     path.write_text(config)
@@ -152,7 +168,8 @@ c.JupyterHub.load_roles = {roles!r}
 
 def start_hub(root: Path, users: list[str]) -> RealHub:
     (root / "gpu").mkdir()
-    config, hub_port, proxy_port = write_config(root, users)
+    service_port = free_port()
+    config, hub_port, proxy_port = write_config(root, users, service_port)
     log = open(root / "hub.log", "wb")  # noqa: SIM115 - lives as long as the hub
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterhub", "-f", str(config)],
@@ -166,6 +183,7 @@ def start_hub(root: Path, users: list[str]) -> RealHub:
         public_url=f"http://127.0.0.1:{proxy_port}",
         gpu_dir=root / "gpu",
         proc=proc,
+        service_port=service_port,
     )
     deadline = time.time() + 60
     while time.time() < deadline:

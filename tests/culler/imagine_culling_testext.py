@@ -84,6 +84,9 @@ class CullingTestExtension(ExtensionApp):
         self.settings["imagine_culling"] = state
         self.settings["imagine_gpu_sampler"] = FakeSampler()
 
+    async def stop_extension(self) -> None:
+        self.settings["imagine_culling"].stop_sampling()
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(
             (url_path_join("/jupyterhub-imagine/api", suffix), cls)

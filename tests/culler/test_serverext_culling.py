@@ -177,3 +177,35 @@ def test_keep_postpones_once_per_warning_and_runs_out(
         assert "postponements" in err["message"]
 
     run(scenario())
+
+
+def test_gpu_burst_between_two_reads_is_reported(
+    jp_fetch: Any, jp_serverapp: Any, state: CullingState, run: Any
+) -> None:
+    """The background sampler keeps the peak since the culler's last read (FAKE sampler)."""
+    import asyncio
+
+    sampler = jp_serverapp.web_app.settings["imagine_gpu_sampler"]
+
+    def util(value: float) -> None:
+        sampler.payload["gpus"] = [
+            {"index": 0, "utilization": value, "mig": [{"utilization": value / 2}]}
+        ]
+
+    async def scenario() -> None:
+        state.sample_every = 0.02
+        util(0.0)
+        first = await call(jp_fetch, "activity", CULLER)  # starts the background sampling
+        assert first["gpu"]["gpus"][0]["utilization"] == 0.0
+        util(90.0)
+        await asyncio.sleep(0.2)
+        util(0.0)  # the burst ended before the culler's next read
+        model = await call(jp_fetch, "activity", CULLER)
+        device = model["gpu"]["gpus"][0]
+        assert device["utilization"] == 90.0 and device["mig"][0]["utilization"] == 45.0
+        assert model["gpu"]["peak_since"] <= model["now"]
+        state.stop_sampling()
+        again = await call(jp_fetch, "activity", CULLER)  # peaks reset at each read
+        assert again["gpu"]["gpus"][0]["utilization"] == 0.0
+
+    run(scenario())

@@ -44,6 +44,7 @@ def demo_hub(tmp: Path, extra: str = "") -> Iterator[DemoStack]:
         provider_port=free_port(),
         hub_port=free_port(),
         proxy_api_port=free_port(),
+        culler_port=free_port(),
         extra_config=config,
         env={
             "IMAGINE_FAKE_NVML": str(nvml),

@@ -1,0 +1,323 @@
+"""One cull cycle's wall time against a real JupyterHub with many running servers, beside
+jupyterhub-idle-culler's cycle on the same hub.
+
+Usage: python bench/culler_cycle.py [--servers 1000 5000] [--gpu-fraction 0.1] [--repeat 3]
+
+The hub is real (JupyterHub + configurable-http-proxy); its servers come from
+``ClaimsRunningSpawner``, a test spawner that starts nothing and claims to be running at one
+shared loopback HTTP server (below), which answers the hub's readiness check and the culling
+extension's ``GET activity`` (no GPU, or a busy GPU for ``--gpu-fraction`` of the users). The
+hub accepts these servers like any other: it spawns them through its REST API, routes them in
+the proxy and lists them as ready.
+
+Measured, per size: jupyterhub-idle-culler 2's ``cull_idle`` (timeout 3600 s, nothing due);
+IdleGPUCuller's first cycle (each new server is asked once whether it holds GPUs) and its steady
+cycle (GPU servers are read every cycle, servers seen without GPUs are not asked again). Each
+figure is the median of ``--repeat`` runs, the two cullers alternating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from jupyterhub.spawner import Spawner
+
+HERE = Path(__file__).resolve().parent
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+CULLER_TOKEN = "bench-culler-token-0123456789abcdef"
+SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers", "access:servers"]
+
+
+class ClaimsRunningSpawner(Spawner):
+    """A test spawner: starts nothing, claims a server at $BENCH_FAKE_SERVER (host:port)."""
+
+    async def start(self) -> tuple[str, int]:
+        host, port = os.environ["BENCH_FAKE_SERVER"].split(":")
+        return host, int(port)
+
+    async def poll(self) -> None:
+        return None  # always "running"
+
+    async def stop(self, now: bool = False) -> None:
+        return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fake_server(gpu_users: set[str]) -> ThreadingHTTPServer:
+    """Answers every server URL; the culling extension's activity route per user."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            parts = self.path.split("/")
+            user = parts[2] if len(parts) > 2 and parts[1] == "user" else ""
+            now = time.time()
+            gpus = [{"index": 0, "utilization": 80.0}] if user in gpu_users else []
+            body = json.dumps(
+                {
+                    "now": now,
+                    "gpu": {"available": bool(gpus), "gpus": gpus, "sampled_at": now},
+                    "last_presence": None,
+                    "keep_requested_at": None,
+                    "warning": None,
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def chp() -> str:
+    found = shutil.which("configurable-http-proxy")
+    demo = HERE.parent / "jupyterhub_imagine" / "demo" / "node_modules" / ".bin"
+    if not found and (demo / "configurable-http-proxy").exists():
+        found = str(demo / "configurable-http-proxy")
+    if not found:
+        raise SystemExit("configurable-http-proxy is needed (npm install configurable-http-proxy)")
+    return found
+
+
+def start_hub(root: Path, fake: str, wait: float = 60) -> tuple[subprocess.Popen[bytes], str, str]:
+    port, hub_port, api_port = free_port(), free_port(), free_port()
+    roles = [
+        {"name": "bench-admin", "scopes": ["admin:users", "admin:servers"], "services": ["admin"]},
+        {"name": "bench-culler", "scopes": SCOPES, "services": ["culler"]},
+    ]
+    (root / "jupyterhub_config.py").write_text(
+        f"""
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.ConfigurableHTTPProxy.command = [{chp()!r}]
+c.JupyterHub.db_url = "sqlite:///{root}/hub.sqlite"
+c.JupyterHub.cookie_secret_file = "{root}/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+c.JupyterHub.spawner_class = "culler_cycle.ClaimsRunningSpawner"
+c.JupyterHub.concurrent_spawn_limit = 0
+c.JupyterHub.last_activity_interval = 3600
+c.JupyterHub.cleanup_servers = False  # stopping fake servers at exit is pointless
+c.JupyterHub.services = [{{"name": "admin", "api_token": {ADMIN_TOKEN!r}}},
+                         {{"name": "culler", "api_token": {CULLER_TOKEN!r}}}]
+c.JupyterHub.load_roles = {roles!r}
+"""
+    )
+    env = dict(os.environ, BENCH_FAKE_SERVER=fake, PYTHONPATH=str(HERE))
+    log = open(root / "hub.log", "wb")  # noqa: SIM115 - lives as long as the hub
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    api = f"http://127.0.0.1:{hub_port}/hub/api"
+    deadline = time.time() + wait
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if requests.get(api, timeout=2).ok:
+                return proc, api, f"http://127.0.0.1:{port}"
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit((root / "hub.log").read_text()[-3000:])
+
+
+def populate(root: Path, names: list[str], fake: str) -> None:
+    """Write running servers into the (stopped) hub's database with the hub's own ORM; at its
+    next start the hub polls each spawner, which claims to run, checks it answers and routes it
+    (much faster than thousands of spawns through the API on a small machine)."""
+    from datetime import datetime, timezone
+
+    from jupyterhub import orm
+
+    host, port = fake.split(":")
+    db = orm.new_session_factory(f"sqlite:///{root}/hub.sqlite")()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for name in names:
+        user = orm.User(name=name)
+        db.add(user)
+        spawner = orm.Spawner(name="", user=user, started=now, last_activity=now, state={})
+        spawner.server = orm.Server(ip=host, port=int(port), base_url=f"/user/{name}/")
+        db.add(spawner)
+    db.commit()
+    db.close()
+
+
+def wait_ready(api: str, n: int) -> None:
+    headers = {"Authorization": f"token {ADMIN_TOKEN}"}
+    accept = {"Accept": "application/jupyterhub-pagination+json"}
+    deadline = time.time() + 1200
+    while time.time() < deadline:
+        page = requests.get(
+            f"{api}/users",
+            params={"state": "ready", "limit": 1},
+            headers=headers | accept,
+            timeout=300,
+        ).json()
+        if page["_pagination"]["total"] >= n:
+            return
+        time.sleep(2)
+    raise SystemExit("servers did not all become ready")
+
+
+def spawn(api: str, names: list[str]) -> None:
+    """Create users and start their servers through the hub API (50 at a time)."""
+    headers = {"Authorization": f"token {ADMIN_TOKEN}"}
+    for i in range(0, len(names), 500):
+        r = requests.post(
+            f"{api}/users", json={"usernames": names[i : i + 500]}, headers=headers, timeout=300
+        )
+        r.raise_for_status()
+
+    def one(name: str) -> None:
+        r = requests.post(f"{api}/users/{name}/server", headers=headers, timeout=300)
+        if r.status_code not in (201, 202, 400):
+            raise RuntimeError(f"spawn {name}: {r.status_code} {r.text}")
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(one, names))
+    wait_ready(api, len(names))
+
+
+async def stock_cycle(api: str) -> float:
+    from jupyterhub_idle_culler import cull_idle
+
+    started = time.perf_counter()
+    await cull_idle(
+        url=api, api_token=CULLER_TOKEN, inactive_limit=3600, logger=logging.getLogger("stock")
+    )
+    return time.perf_counter() - started
+
+
+def make_culler(api: str, public: str, db: Path):  # type: ignore[no-untyped-def]
+    from jupyterhub_imagine.culler.app import IdleGPUCuller
+
+    culler = IdleGPUCuller(
+        api_url=api,
+        api_token=CULLER_TOKEN,
+        servers_url=public,
+        activity_source="server",
+        db_url=f"sqlite:///{db}",
+        service_url="",
+        timeout=3600,
+    )
+    culler.log.setLevel(logging.WARNING)
+    return culler
+
+
+async def our_cycle(culler) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    report = await culler.cycle()
+    if report.errors:
+        print("  errors:", report.errors[:3])
+    return time.perf_counter() - started
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def measure(n: int, gpu_fraction: float, repeat: int, how: str) -> None:
+    names = [f"u{i:05d}" for i in range(n)]
+    step = round(1 / gpu_fraction) if gpu_fraction else 0
+    gpu_users = {u for i, u in enumerate(names) if step and i % step == 0}
+    fake = fake_server(gpu_users)
+    root = Path(tempfile.mkdtemp(prefix="culler-cycle-"))
+    address = f"127.0.0.1:{fake.server_address[1]}"
+    proc, api, public = start_hub(root, address)
+    try:
+        t0 = time.perf_counter()
+        if how == "api":
+            spawn(api, names)
+        else:
+            stop(proc)
+            populate(root, names, address)
+            # at start-up the hub checks every running server before it answers
+            proc, api, public = start_hub(root, address, wait=1800)
+            wait_ready(api, n)
+        print(f"{n} servers ready in {time.perf_counter() - t0:.0f} s ({len(gpu_users)} with GPUs)")
+        culler = make_culler(api, public, root / "culler.sqlite")
+
+        async def run() -> tuple[float, list[float], list[float]]:
+            first = await our_cycle(culler)
+            stock, ours = [], []
+            for _ in range(repeat):
+                stock.append(await stock_cycle(api))
+                ours.append(await our_cycle(culler))
+            return first, stock, ours
+
+        first, stock, ours = asyncio.run(run())
+        s, o = statistics.median(stock), statistics.median(ours)
+        print(f"  jupyterhub-idle-culler cycle: {s:.2f} s  (runs: {fmt(stock)})")
+        print(f"  IdleGPUCuller first cycle:    {first:.2f} s  (asks each new server once)")
+        print(f"  IdleGPUCuller steady cycle:   {o:.2f} s  (runs: {fmt(ours)})")
+        print(f"  ratio steady / stock:         {o / s:.2f}  (target <= 1.2)")
+    finally:
+        stop(proc)
+        fake.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fmt(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--servers", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--gpu-fraction", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--populate",
+        choices=["db", "api"],
+        default="db",
+        help="db: write the servers into the hub database before a restart (fast); "
+        "api: spawn each through the REST API",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    for n in args.servers:
+        measure(n, args.gpu_fraction, args.repeat, args.populate)
+
+
+if __name__ == "__main__":
+    main()
