@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from .profiles import Profile
 
@@ -16,6 +17,41 @@ class Availability:
 
     def text(self) -> str:
         return f"{self.free} of {self.total} {self.unit} free"
+
+
+def _choice_tags(choices: dict[str, Any], default: str) -> str:
+    return "".join(
+        f'<option value="{escape(key, quote=True)}"{" selected" if key == default else ""}>'
+        f"{escape(str((c or {}).get('display_name') or key))}</option>"
+        for key, c in choices.items()
+    )
+
+
+def _options_html(profile: Profile) -> str:
+    """KubeSpawner's field names: profile-option-<slug>--<option>[--unlisted-choice]."""
+    parts = []
+    for name, spec in profile.options.items():
+        field = escape(f"profile-option-{profile.slug}--{name}", quote=True)
+        choices = spec.get("choices") or {}
+        default = next((k for k, c in choices.items() if (c or {}).get("default")), "")
+        tags = _choice_tags(choices, default or next(iter(choices), ""))
+        unlisted = spec.get("unlisted_choice") or {}
+        other = ""
+        if unlisted.get("enabled"):
+            label = escape(str(unlisted.get("display_name_in_choices") or "Other..."))
+            tags += f'<option value="unlisted-choice">{label}</option>'
+            regex = unlisted.get("validation_regex")
+            pattern = f' pattern="{escape(regex, quote=True)}"' if regex else ""
+            other = (
+                f'<input type="text" name="{field}--unlisted-choice"{pattern} '
+                f'placeholder="{escape(str(unlisted.get("display_name") or "Other"), quote=True)}">'
+            )
+        title = escape(str(spec.get("display_name") or name))
+        parts.append(
+            f'<div class="imagine-option"><label>{title} <select name="{field}">{tags}</select>'
+            f"</label>{other}</div>"
+        )
+    return "".join(parts)
 
 
 def _profile_item(profile: Profile, availability: Availability | None, reason: str,
@@ -33,7 +69,7 @@ def _profile_item(profile: Profile, availability: Availability | None, reason: s
         f'<input type="radio" name="profile" id="profile-item-{slug}" value="{slug}"'
         f"{check}{disabled}>"
         f'<label for="profile-item-{slug}"><strong>{escape(profile.display_name)}</strong> '
-        f"{avail} {why}</label>{desc}</div>"
+        f"{avail} {why}</label>{desc}{_options_html(profile)}</div>"
     )
 
 
@@ -45,7 +81,8 @@ def render_form(
 ) -> str:
     """Radio list of the profiles the user may use; full ones disabled with the reason."""
     usable = [p for p in profiles if p.slug not in unavailable]
-    first = preselect or next((p.slug for p in usable if p.default), "")
+    first = preselect if preselect in {p.slug for p in usable} else ""
+    first = first or next((p.slug for p in usable if p.default), "")
     first = first or (usable[0].slug if usable else "")
     items = "\n".join(
         _profile_item(p, availability.get(p.slug), unavailable.get(p.slug, ""), p.slug == first)
@@ -56,5 +93,5 @@ def render_form(
         f"{items}\n</fieldset>\n"
         "<style>.imagine-profile{margin:.5em 0}.imagine-availability{color:#2a7a2a}"
         ".imagine-unavailable{color:#a33}.imagine-full label{opacity:.7}"
-        ".imagine-description{margin:.1em 0 0 1.6em;font-size:90%}</style>"
+        ".imagine-description,.imagine-option{margin:.1em 0 0 1.6em;font-size:90%}</style>"
     )

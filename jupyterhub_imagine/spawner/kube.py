@@ -1,77 +1,285 @@
-"""ImagineKubeSpawner: KubeSpawner with GPU profiles gated by the user's capabilities."""
+"""ImagineKubeSpawner: KubeSpawner with GPU profiles, live availability, quotas and progress."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, fields
 from typing import Any
 
+from jupyterhub.spawner import SpawnException
 from kubespawner import KubeSpawner
-from traitlets import Unicode, default
+from kubespawner.utils import recursive_format
+from traitlets import Bool, Float, List, Unicode, default
 
 from . import profiles as pm
+from .availability import _SHARED, ClusterWatcher, shared_watcher
+from .cluster_state import unit
+from .form import Availability, render_form
 from .mixin import ImagineSpawnerMixin
+from .placement import PlacementPolicy, PodTraits, place
+from .progress import describe, first_message
+from .quota import Holding, QuotaBook, QuotaLimits
+
+# One book per hub process: every spawner's acquire/release happens in the hub's event loop
+# without an await in between check and record, which makes quota checks atomic.
+QUOTA_BOOK = QuotaBook()
 
 
-def kube_override(profile: pm.Profile, product_label: str) -> dict[str, Any]:
-    """The KubeSpawner overrides that request a profile's GPUs, or keep a CPU pod off GPUs."""
-    gpu = profile.gpu
-    override: dict[str, Any] = copy.deepcopy(dict(profile.raw.get("kubespawner_override") or {}))
-    limits = dict(override.get("extra_resource_limits") or {})
-    guarantees = dict(override.get("extra_resource_guarantees") or {})
-    if gpu.is_gpu:
-        limits[gpu.resource] = str(gpu.count)
-        guarantees[gpu.resource] = str(gpu.count)
-        if gpu.type and not gpu.mig:
-            selector = dict(override.get("node_selector") or {})
-            selector[product_label] = gpu.type
-            override["node_selector"] = selector
-    else:
-        # A CPU profile must not inherit a GPU request from an earlier spawn of this spawner.
-        limits = {k: v for k, v in limits.items() if not k.startswith("nvidia.com/")}
-        guarantees = {k: v for k, v in guarantees.items() if not k.startswith("nvidia.com/")}
-    override["extra_resource_limits"] = limits
-    override["extra_resource_guarantees"] = guarantees
-    env = dict(override.get("environment") or {})
-    env["JUPYTERHUB_IMAGINE_PROFILE"] = profile.slug
-    override["environment"] = env
-    return override
+def _default_choice(spec: dict[str, Any]) -> str | None:
+    choices = spec.get("choices") or {}
+    marked = [k for k, c in choices.items() if (c or {}).get("default")]
+    return (marked or list(choices) or [None])[0]
 
 
 class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
-    """KubeSpawner whose profiles carry `gpu` and `requires` (see the profile docs)."""
+    """KubeSpawner whose profiles carry `gpu` and `requires` (see docs/spawner.md)."""
 
     gpu_product_label = Unicode(
         "nvidia.com/gpu.product",
         config=True,
         help="Node label whose value is a profile's `gpu.type` (set by GPU feature discovery).",
     )
+    gpu_tolerations = List(
+        default_value=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        config=True,
+        help="""Tolerations added to pods of GPU profiles only (GPU nodes are usually tainted so
+        that nothing else lands there). CPU pods lose any toleration for `nvidia.com/*` keys.""",
+    )
+    cpu_avoid_gpu_nodes = Bool(
+        True,
+        config=True,
+        help="""Keep pods of CPU profiles off GPU nodes with a required node affinity
+        `<gpu_product_label> DoesNotExist`. Turn off where every node has a GPU.""",
+    )
+    availability_enabled = Bool(
+        True,
+        config=True,
+        help="""Watch nodes and pods of all namespaces to show free GPUs in the form and refuse
+        at once a spawn that cannot be placed. Needs a ClusterRole with list and watch on nodes
+        and pods; without it spawning works, without availability.""",
+    )
+    availability_sync_timeout = Float(
+        5.0,
+        config=True,
+        help="Seconds the form and a spawn wait for the first list of nodes and pods.",
+    )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Trait values before any group or profile override touched them, restored before each
+        # spawn so nothing of an earlier spawn (a GPU, a toleration) leaks into the next one.
+        self._imagine_baseline: dict[str, Any] = {}
+        self._imagine_restored = False
+        self._imagine_gpu = pm.GPURequest()
+        self._imagine_selected = False
+        super().__init__(*args, **kwargs)
+
+    # ----- overrides without leaks ------------------------------------------------------------
+    def _remember(self, names: Any) -> None:
+        for name in names:
+            if name not in self._imagine_baseline:
+                self._imagine_baseline[name] = copy.deepcopy(getattr(self, name))
+
+    def _apply_overrides(self, spawner_override: dict[str, Any]) -> None:
+        self._remember(spawner_override)
+        super()._apply_overrides(spawner_override)
+
+    def _restore_baseline(self) -> None:
+        for name, value in self._imagine_baseline.items():
+            setattr(self, name, copy.deepcopy(value))
+        self._imagine_restored = True
+
+    async def apply_group_overrides(self) -> None:
+        self._restore_baseline()  # JupyterHub calls this first in each spawn
+        await super().apply_group_overrides()
+
+    # ----- profiles and the form --------------------------------------------------------------
     async def load_profiles(self) -> list[pm.Profile]:
         raw = self.profile_list
         if callable(raw):
             raw = await self._maybe_await(raw(self))
         return pm.parse_profiles(raw or [])
 
-    def _kube_profile_list(self, profiles: list[pm.Profile]) -> list[dict[str, Any]]:
-        result = []
-        for p in profiles:
-            raw = {k: v for k, v in p.raw.items() if k not in ("gpu", "requires")}
-            raw["kubespawner_override"] = kube_override(p, self.gpu_product_label)
-            result.append(raw)
-        return result
+    def _policy(self) -> PlacementPolicy:
+        return PlacementPolicy(
+            self.gpu_product_label, tuple(self.gpu_tolerations), self.cpu_avoid_gpu_nodes
+        )
+
+    async def watcher(self) -> ClusterWatcher | None:
+        """The shared availability watcher once it has listed nodes and pods, else None."""
+        if not self.availability_enabled:
+            return None
+        w = shared_watcher(self.api, self.gpu_product_label, self.log)
+        if w.synced or await w.wait_synced(self.availability_sync_timeout):
+            return w
+        self.log.warning("GPU availability unknown for %s: %s", self._log_name, w.error)
+        return None
+
+    async def render_imagine_form(self) -> str:
+        visible = pm.visible_profiles(await self.load_profiles(), await self.entitlements())
+        availability: dict[str, Availability] = {}
+        unavailable: dict[str, str] = {}
+        w = await self.watcher() if any(p.gpu.is_gpu for p in visible) else None
+        for p in visible:
+            if w is None or not p.gpu.is_gpu:
+                continue
+            cap = w.state.capacity(p.gpu)
+            availability[p.slug] = Availability(cap.free, cap.total, unit(p.gpu))
+            reason = w.state.refusal(p.gpu, unit(p.gpu))
+            if reason:
+                unavailable[p.slug] = reason
+        preselect = str((self.user_options or {}).get("profile") or "")
+        return render_form(visible, availability, unavailable, preselect)
 
     @default("options_form")
     def _imagine_options_form_default(self) -> Any:
         async def render(spawner: ImagineKubeSpawner) -> str:
-            visible = pm.visible_profiles(await spawner.load_profiles(), await spawner.entitlements())
-            return spawner._render_options_form(spawner._kube_profile_list(visible))
+            return await spawner.render_imagine_form()
 
         return render
 
+    # ----- applying a selection ---------------------------------------------------------------
+    def _apply_profile(self, selection: pm.Selection) -> None:
+        """The profile's kubespawner_override, then those of its option choices."""
+        profile = selection.profile
+        self._apply_overrides(copy.deepcopy(dict(profile.raw.get("kubespawner_override") or {})))
+        for name, spec in profile.options.items():
+            value = selection.options.get(name) or _default_choice(spec)
+            if value is None:
+                continue
+            if pm.is_listed_choice(profile, name, value):
+                override = spec["choices"][value].get("kubespawner_override") or {}
+            else:
+                unlisted = (spec.get("unlisted_choice") or {}).get("kubespawner_override") or {}
+                override = {k: recursive_format(v, value=value) for k, v in unlisted.items()}
+            self._apply_overrides(copy.deepcopy(dict(override)))
+
+    def _apply_placement(self, profile: pm.Profile, deadline: float) -> None:
+        names = [f.name for f in fields(PodTraits)]
+        self._remember(names)
+        current = PodTraits(**{n: copy.deepcopy(getattr(self, n)) for n in names})
+        for name, value in asdict(place(profile.gpu, current, self._policy(), profile.slug,
+                                        deadline)).items():
+            setattr(self, name, value)
+
+    @property
+    def _server_key(self) -> str:
+        return f"{self.user.name}/{self.name}"
+
     async def load_user_options(self) -> None:
+        if not self._imagine_restored:  # started without JupyterHub's spawn (tests, API users)
+            self._restore_baseline()
+        self._imagine_restored = self._imagine_selected = False
         selection = await self.resolve_selection(self.user_options or {})
-        profile_list = self._get_initialized_profile_list(
-            self._kube_profile_list([selection.profile])
+        # Limits as set by config and group_overrides; a profile's overrides cannot lift them.
+        limits = self.quota_limits()
+        self._apply_profile(selection)
+        gpu = selection.profile.gpu
+        deadline = self.gpu_deadline_for(gpu)
+        # After the profile: its overrides cannot undo the GPU request, placement or quota.
+        self._apply_placement(selection.profile, deadline)
+        await self._claim(selection.profile, sorted(await self.entitlements()), limits)
+        self._imagine_gpu, self._gpu_deadline = gpu, deadline
+        self._imagine_selected = True
+
+    async def _claim(self, profile: pm.Profile, groups: list[str], limits: QuotaLimits) -> None:
+        """Quota, then capacity: both checked and recorded without an await in between."""
+        gpu = profile.gpu
+        w = await self.watcher() if gpu.is_gpu else None
+        reason = QUOTA_BOOK.try_acquire(
+            self._server_key, self.user.name, groups, gpu.count, limits
         )
-        self._validate_user_options(profile_list)
-        self._load_profile(selection.profile.slug, profile_list)
+        if reason:
+            raise SpawnException(reason, reason="quota", status_code=403)
+        if w is None:
+            return
+        pod_key = f"{self.namespace}/{self.pod_name}"
+        w.state.expire(time.time())
+        refusal = w.state.refusal(gpu, unit(gpu))
+        if refusal:
+            QUOTA_BOOK.release(self._server_key)
+            raise SpawnException(
+                f"Profile {profile.display_name!r}: {refusal}", reason="capacity", status_code=409
+            )
+        w.state.reserve(pod_key, gpu, time.time())
+
+    def _release_gpus(self) -> None:
+        if QUOTA_BOOK.release(self._server_key):
+            self.log.info("Released GPU quota of %s", self._log_name)
+        for w in [w for w in _SHARED.values() if w.api is self.api]:
+            w.state.unreserve(f"{self.namespace}/{self.pod_name}")
+        self._gpu_deadline = 0.0
+
+    # ----- lifecycle ----------------------------------------------------------------------------
+    async def _start(self) -> Any:
+        try:
+            return await super()._start()
+        except BaseException:
+            self._release_gpus()
+            raise
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            await super().stop(now=now)
+        finally:
+            self._release_gpus()
+
+    async def poll(self) -> int | None:
+        status = await super().poll()
+        if status is not None:
+            self._release_gpus()
+        elif self.gpu_session_expired():
+            self.log.info("Stopping %s: GPU session reached its maximum length", self._log_name)
+            await self.stop(now=True)
+            return 0
+        return status
+
+    async def _selected_gpu(self, timeout: float = 10.0) -> pm.GPURequest:
+        """The GPU of the profile this spawn is loading (progress may begin before that)."""
+        deadline = time.monotonic() + timeout
+        while not self._imagine_selected and time.monotonic() < deadline:
+            if self._start_future is not None and self._start_future.done():
+                break
+            await asyncio.sleep(0.05)
+        return self._imagine_gpu
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        gpu = await self._selected_gpu()
+        if gpu.is_gpu:
+            w = await self.watcher()
+            cap = w.state.capacity(gpu) if w else None
+            text = Availability(cap.free, cap.total, unit(gpu)).text() if cap else ""
+            yield first_message(gpu.label(), text)
+        progress = 5
+        async for event in super().progress():
+            mapped = describe(event.get("raw_event") or {}, gpu.is_gpu)
+            if mapped:
+                progress = max(progress, mapped["progress"])
+                event = {**event, "message": mapped["message"], "progress": progress}
+            yield event
+
+    # ----- state across hub restarts ------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        holding = QUOTA_BOOK.holdings.get(self._server_key)
+        if holding:
+            state["imagine_gpus"] = holding.gpus
+            state["imagine_groups"] = sorted(holding.groups)
+        if self._gpu_deadline:
+            state["imagine_gpu_deadline"] = self._gpu_deadline
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        gpus = int(state.get("imagine_gpus") or 0)
+        if gpus:
+            groups = frozenset(state.get("imagine_groups") or [])
+            QUOTA_BOOK.restore(self._server_key, Holding(self.user.name, groups, gpus))
+        self._gpu_deadline = float(state.get("imagine_gpu_deadline") or 0)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._gpu_deadline = 0.0
+

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner, SpawnException
-from traitlets import Callable, Dict, Int, List, Unicode, Union, default
+from traitlets import Callable, Dict, List, Unicode, Union, default
 
 from ..gpu.nvml import GPUDevice, NVMLReader, load_nvml
 from . import profiles as pm
@@ -57,11 +57,6 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
         help="""Slug of the profile preselected in the form and used when a spawn names none
         (e.g. "cpu"). Empty: the profile marked `default`, else the first one. An unknown slug
         stops the hub at start-up.""",
-    )
-    gpu_quota_per_user = Int(
-        0,
-        config=True,
-        help="Most GPUs (or MIG slices) one user may hold at once across all their servers; 0: no limit.",
     )
     home_dir_template = Unicode(
         "",
@@ -131,19 +126,21 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
             avail = availability.get(p.slug)
             if avail is not None and avail.free < p.gpu.count:
                 unavailable[p.slug] = f"full: needs {p.gpu.count}, {avail.free} free"
-        return render_form(visible, availability, unavailable)
+        preselect = str((self.user_options or {}).get("profile") or "")
+        return render_form(visible, availability, unavailable, preselect)
 
     # ----- start / stop ------------------------------------------------------------------------
     async def _allocate(self, selection: pm.Selection) -> tuple[str, ...]:
         gpu = selection.profile.gpu
         if not gpu.is_gpu:
             return ()
+        cap = self.quota_limits().user_cap(await self.entitlements())
         ledger, lock = self._ledger()
         async with lock:
             in_use = ledger.count_for_user(self.user.name)
             held_here = ledger.get(self._server_key())
             in_use -= len(held_here.devices) if held_here else 0
-            reason = pm.check_quota(in_use, gpu.count, self.gpu_quota_per_user, self.user.name)
+            reason = pm.check_quota(in_use, gpu.count, cap, self.user.name)
             if reason:
                 raise SpawnException(reason, reason="quota", status_code=403)
             candidates = candidates_for(gpu, self._inventory())
@@ -165,11 +162,14 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
     async def start(self) -> Any:
         selection = await self.resolve_selection(self.user_options or {})
         devices = await self._allocate(selection)
+        self._gpu_deadline = self.gpu_deadline_for(selection.profile.gpu)
         self._imagine_env = {
             "CUDA_VISIBLE_DEVICES": ",".join(devices),
             "JUPYTERHUB_IMAGINE_PROFILE": selection.profile.slug,
             **{k: str(v) for k, v in (selection.profile.raw.get("environment") or {}).items()},
         }
+        if self._gpu_deadline:
+            self._imagine_env["JUPYTERHUB_IMAGINE_GPU_DEADLINE"] = str(int(self._gpu_deadline))
         try:
             return await super().start()
         except BaseException:
@@ -191,7 +191,25 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
         status = await super().poll()
         if status is not None:
             self._release()
+        elif self.gpu_session_expired():
+            self.log.info("Stopping %s: GPU session reached its maximum length", self._log_name)
+            await self.stop(now=True)
+            return 0
         return status
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        if self._gpu_deadline:
+            state["imagine_gpu_deadline"] = self._gpu_deadline
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._gpu_deadline = float(state.get("imagine_gpu_deadline") or 0)
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._gpu_deadline = 0.0
 
     def get_env(self) -> dict[str, str]:
         env = super().get_env()

@@ -1,20 +1,59 @@
-"""What both spawners share: who may use which profile, and turning options into a selection."""
+"""What both spawners share: who may use which profile, quotas, and GPU session length."""
 
 from __future__ import annotations
 
 import inspect
+import time
 from typing import Any
 
 from jupyterhub.spawner import SpawnException
+from traitlets import Dict, Int, Unicode
+from traitlets.config import LoggingConfigurable
 
 from . import profiles as pm
+from .quota import QuotaLimits
 
 
-class ImagineSpawnerMixin:
-    """Gating and option validation; the host class provides ``load_profiles()``."""
+class ImagineSpawnerMixin(LoggingConfigurable):
+    """Gating, option validation, quota and session-length settings shared by both spawners.
+
+    The host class (a Spawner) provides ``load_profiles()``, ``user`` and ``_log_name``.
+    """
 
     user: Any
-    log: Any
+    _log_name: str
+
+    gpu_quota_per_user = Int(
+        0,
+        config=True,
+        help="""Most GPUs (or MIG slices) one user may hold at once across all their servers,
+        named servers included; 0: no limit. See also `gpu_quota_per_group_member`.""",
+    )
+    gpu_quota_per_group_member = Dict(
+        value_trait=Int(),
+        key_trait=Unicode(),
+        config=True,
+        help="""Per-member GPU caps by group, replacing `gpu_quota_per_user` for members, e.g.
+        `{"students": 1, "staff": 4}`. A member of several listed groups gets the most generous
+        cap; 0 means no limit. Keys are hub groups, auth-state groups or capabilities.""",
+    )
+    gpu_quota_per_group_total = Dict(
+        value_trait=Int(),
+        key_trait=Unicode(),
+        config=True,
+        help="""GPUs all members of a group may hold together, e.g. `{"vo.example.org": 16}`.
+        A spawn needs room in every listed group the user belongs to. Kubernetes spawner only.""",
+    )
+    gpu_max_session_seconds = Int(
+        0,
+        config=True,
+        help="""Longest a server holding a GPU may run, in seconds; 0: no limit. The server is
+        stopped at the first poll after the deadline (`Spawner.poll_interval`, default 30 s).
+        The server's environment has the deadline as `JUPYTERHUB_IMAGINE_GPU_DEADLINE`
+        (Unix time).""",
+    )
+
+    _gpu_deadline: float = 0.0
 
     async def load_profiles(self) -> list[pm.Profile]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -36,6 +75,22 @@ class ImagineSpawnerMixin:
         names.update(imagine.get("groups") or [])
         return names
 
+    def quota_limits(self) -> QuotaLimits:
+        return QuotaLimits(
+            self.gpu_quota_per_user,
+            dict(self.gpu_quota_per_group_member),
+            dict(self.gpu_quota_per_group_total),
+        )
+
+    def gpu_deadline_for(self, gpu: pm.GPURequest, now: float | None = None) -> float:
+        if not gpu.is_gpu or not self.gpu_max_session_seconds:
+            return 0.0
+        return (time.time() if now is None else now) + self.gpu_max_session_seconds
+
+    def gpu_session_expired(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return bool(self._gpu_deadline) and now >= self._gpu_deadline
+
     async def resolve_selection(self, user_options: dict[str, Any]) -> pm.Selection:
         """Validate options again at start: an API call or a crafted link bypasses the form."""
         try:
@@ -45,5 +100,10 @@ class ImagineSpawnerMixin:
 
     async def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
         options = pm.options_from_form(formdata)
+        await self.resolve_selection(options)
+        return options
+
+    async def options_from_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
+        options = pm.options_from_query(query_data)
         await self.resolve_selection(options)
         return options

@@ -23,6 +23,9 @@ from typing import Any
 GPU_RESOURCE = "nvidia.com/gpu"
 _MIG_RE = re.compile(r"^nvidia\.com/mig-\d+g\.\d+gb$")
 _SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
+UNLISTED_SUFFIX = "--unlisted-choice"
+# The select value meaning "use the free-text field": ours and KubeSpawner's form.
+_UNLISTED_MARKERS = ("unlisted_choice", "unlisted-choice")
 
 
 class ProfileConfigError(ValueError):
@@ -116,7 +119,8 @@ def parse_profile(raw: Mapping[str, Any], position: int) -> Profile:
 
 
 def parse_profiles(profile_list: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> list[Profile]:
-    """Parse a list (or KubeSpawner 7.1 dict keyed by slug) of profiles, checking slugs are unique."""
+    """Parse a list (or KubeSpawner 7.1 dict keyed by slug) of profiles; slugs must be unique."""
+    items: list[Mapping[str, Any]]
     if isinstance(profile_list, Mapping):
         items = [dict(v, slug=v.get("slug") or k) for k, v in profile_list.items()]
     else:
@@ -214,11 +218,20 @@ def select(
         raise BadSpawnOptions(
             f"Profile {chosen.slug!r} needs {', '.join(missing)}, which your account does not have."
         )
-    # KubeSpawner's user_options format: {"profile": slug, "<option slug>": value, ...}
+    # KubeSpawner's user_options format: {"profile": slug, "<option slug>": value, ...}; its
+    # "<option slug>--unlisted-choice" keys (REST clients written for KubeSpawner) mean the same.
     options = {
-        k: validate_option(chosen, k, _first(v)) for k, v in user_options.items() if k != "profile"
+        k.removesuffix(UNLISTED_SUFFIX): validate_option(
+            chosen, k.removesuffix(UNLISTED_SUFFIX), _first(v)
+        )
+        for k, v in user_options.items()
+        if k != "profile"
     }
     return Selection(chosen, options)
+
+
+def is_listed_choice(profile: Profile, name: str, value: str) -> bool:
+    return value in ((profile.options.get(name) or {}).get("choices") or {})
 
 
 def options_from_form(formdata: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -228,12 +241,12 @@ def options_from_form(formdata: Mapping[str, list[str]]) -> dict[str, Any]:
     options = {
         key[len(prefix):]: _first(value)
         for key, value in formdata.items()
-        if slug and key.startswith(prefix) and not key.endswith("--unlisted-choice")
+        if slug and key.startswith(prefix) and not key.endswith(UNLISTED_SUFFIX)
     }
     for key, value in formdata.items():
-        if slug and key.startswith(prefix) and key.endswith("--unlisted-choice"):
-            name = key[len(prefix):-len("--unlisted-choice")]
-            if options.get(name) == "unlisted_choice" and _first(value):
+        if slug and key.startswith(prefix) and key.endswith(UNLISTED_SUFFIX):
+            name = key[len(prefix):-len(UNLISTED_SUFFIX)]
+            if options.get(name) in _UNLISTED_MARKERS and _first(value):
                 options[name] = _first(value)
     return {"profile": slug, **options}
 
@@ -246,3 +259,15 @@ def check_quota(in_use: int, requested: int, limit: int, who: str) -> str | None
             "stop another server first."
         )
     return None
+
+
+def options_from_query(query: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Launch-link options (``?opt-profile=gpu&opt-image=torch``, prefix already stripped).
+
+    Form field names work too; plain option names are taken as they are (validated later).
+    """
+    options = options_from_form(query)
+    for key, value in query.items():
+        if key != "profile" and not key.startswith("profile-option-"):
+            options[key] = _first(value)
+    return options

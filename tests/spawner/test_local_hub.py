@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urljoin
@@ -105,4 +106,33 @@ def test_concurrent_spawns_never_exceed_the_gpu_quota(hub):
     assert any("at most 2 GPU" in r.text for r in results if r.status_code == 403)
     for i in range(20):
         hub.api("DELETE", f"/users/alice/servers/s{i}")
+    assert hub.alive()
+
+
+def _wait_stopped(hub, user: str, server: str = "") -> None:
+    for _ in range(120):
+        servers = hub.api("GET", f"/users/{user}").json().get("servers", {})
+        if server not in servers:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{user}/{server} did not stop")
+
+
+def test_launch_link_starts_the_profile_it_names(hub):
+    bob = hub.login("bob")
+    r = bob.get(f"{hub.url}/hub/spawn?opt-profile=cpu", timeout=60)
+    assert r.status_code == 200, r.text[:500]
+    model = hub.api("GET", "/users/bob").json()
+    assert model["servers"][""]["user_options"] == {"profile": "cpu"}
+    hub.api("DELETE", "/users/bob/server")
+    _wait_stopped(hub, "bob")
+
+
+def test_launch_link_for_a_forbidden_profile_is_refused(hub):
+    bob = hub.login("bob")
+    r = bob.get(f"{hub.url}/hub/spawn?opt-profile={GPU_SLUG}", timeout=60)
+    assert r.status_code == 400
+    assert "needs gpu" in html.unescape(r.text)
+    assert 'value="cpu"' in r.text  # the form is offered instead
+    assert "" not in hub.api("GET", "/users/bob").json().get("servers", {})
     assert hub.alive()

@@ -139,3 +139,53 @@ def test_with_default_marks_one_profile_and_rejects_unknown_slugs():
     assert [p.slug for p in profiles if p.default] == ["gpu-a100"]
     with pytest.raises(pm.ProfileConfigError, match="default_profile 'nope' is not a profile"):
         pm.with_default(profiles, "nope")
+
+
+def test_startup_names_bad_limits_and_profiles():
+    from traitlets.config import Config
+
+    from jupyterhub_imagine.spawner.kube import ImagineKubeSpawner
+    from jupyterhub_imagine.startup import spawner_config_problems
+
+    c = Config()
+    c.ImagineKubeSpawner.gpu_quota_per_user = -1
+    c.ImagineKubeSpawner.gpu_quota_per_group_total = {"vo": -2}
+    c.ImagineKubeSpawner.profile_list = [{"display_name": "A", "gpu": {"cout": 1}}]
+    problems = spawner_config_problems(c, ImagineKubeSpawner)
+    assert problems == [
+        "ImagineKubeSpawner.gpu_quota_per_user must be 0 (no limit) or more, not -1",
+        "ImagineKubeSpawner.gpu_quota_per_group_total['vo'] must be 0 or more, not -2",
+        "ImagineKubeSpawner.profile_list[0] (a): unknown key(s) in 'gpu': ['cout']",
+    ]
+    assert spawner_config_problems(Config(), ImagineKubeSpawner) == []
+
+
+def test_kubespawner_style_unlisted_choice_keys_are_accepted():
+    profiles = pm.parse_profiles(PROFILES)
+    sel = pm.select(profiles, {"profile": "gpu-a100", "image--unlisted-choice": "q/x:1"}, {"gpu"})
+    assert sel.options == {"image": "q/x:1"}
+    form = {"profile": ["gpu-a100"], "profile-option-gpu-a100--image": ["unlisted-choice"],
+            "profile-option-gpu-a100--image--unlisted-choice": ["q/y:2"]}
+    assert pm.options_from_form(form) == {"profile": "gpu-a100", "image": "q/y:2"}
+
+
+def test_form_renders_profile_options_with_kubespawner_field_names():
+    from jupyterhub_imagine.spawner.form import Availability, render_form
+
+    profiles = pm.parse_profiles(PROFILES)
+    html = render_form(profiles, {"gpu-a100": Availability(0, 4, "A100 GPUs")},
+                       {"gpu-a100": "All A100 GPUs are in use"}, preselect="mig")
+    assert '<select name="profile-option-gpu-a100--image">' in html
+    assert 'name="profile-option-gpu-a100--image--unlisted-choice"' in html
+    assert 'value="gpu-a100" disabled' in html and "0 of 4 A100 GPUs free" in html
+    assert 'value="mig" checked' in html and 'value="cpu">' in html
+
+
+def test_launch_link_options_take_plain_option_names():
+    query = {"profile": ["gpu-a100"], "image": ["torch"]}
+    assert pm.options_from_query(query) == {"profile": "gpu-a100", "image": "torch"}
+    sel = pm.select(pm.parse_profiles(PROFILES), pm.options_from_query(query), {"gpu"})
+    assert sel.options == {"image": "torch"}
+    with pytest.raises(pm.BadSpawnOptions, match="no option"):
+        pm.select(pm.parse_profiles(PROFILES), pm.options_from_query({"profile": ["cpu"],
+                                                                      "image": ["x"]}), set())

@@ -1,0 +1,76 @@
+"""Concurrent-GPU quotas per user and per group (pure; one book per hub process).
+
+A user's own cap is ``per_user``, unless they belong to groups in ``per_group_member``: then the
+most generous of those groups' caps applies (0 there means no limit). ``per_group_total`` caps
+what all members of a group hold together; every group of the user with a total must have room.
+Group names are hub groups, auth-state groups or capabilities, as in a profile's ``requires``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .profiles import check_quota
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    per_user: int = 0
+    per_group_member: Mapping[str, int] = field(default_factory=dict)
+    per_group_total: Mapping[str, int] = field(default_factory=dict)
+
+    def user_cap(self, groups: Iterable[str]) -> int:
+        caps = [cap for group, cap in self.per_group_member.items() if group in set(groups)]
+        if not caps:
+            return self.per_user
+        return 0 if 0 in caps else max(caps)
+
+
+@dataclass(frozen=True)
+class Holding:
+    user: str
+    groups: frozenset[str]
+    gpus: int
+
+
+class QuotaBook:
+    """Who holds how many GPUs now. Methods never await: each call is atomic in the event loop."""
+
+    def __init__(self) -> None:
+        self.holdings: dict[str, Holding] = {}
+
+    def try_acquire(
+        self, server: str, user: str, groups: Iterable[str], gpus: int, limits: QuotaLimits
+    ) -> str | None:
+        """Record ``gpus`` for ``server`` (``user/name``), or return why the limits forbid it."""
+        groups = frozenset(groups)
+        others = [h for key, h in self.holdings.items() if key != server]
+        if gpus:
+            used = sum(h.gpus for h in others if h.user == user)
+            reason = check_quota(used, gpus, limits.user_cap(groups), user)
+            if reason:
+                return reason
+            for group, total in sorted(limits.per_group_total.items()):
+                if group in groups and total:
+                    used = sum(h.gpus for h in others if group in h.groups)
+                    if used + gpus > total:
+                        return (
+                            f"Members of {group} may use at most {total} GPU(s) together and "
+                            f"{used} are in use; try again when a colleague stops a server."
+                        )
+        self.restore(server, Holding(user, groups, gpus))
+        return None
+
+    def restore(self, server: str, holding: Holding) -> None:
+        """Record a holding without checks (servers still running after a hub restart)."""
+        if holding.gpus:
+            self.holdings[server] = holding
+        else:
+            self.holdings.pop(server, None)
+
+    def release(self, server: str) -> Holding | None:
+        return self.holdings.pop(server, None)
+
+    def used_by(self, user: str) -> int:
+        return sum(h.gpus for h in self.holdings.values() if h.user == user)
