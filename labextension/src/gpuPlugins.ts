@@ -9,6 +9,7 @@ import {
 import {
   Dialog,
   ICommandPalette,
+  MainAreaWidget,
   Notification,
   showDialog,
   showErrorMessage
@@ -25,6 +26,8 @@ import { CullCountdownWidget } from './cullCountdown';
 import { CullNotifier, KEEP_LABEL, SAVE_AND_STOP_LABEL } from './cullNotifier';
 import { CullWarningModel, clockTime, keepExplanation } from './cullWarning';
 import { GpuStatusModel } from './gpu';
+import { GpuHistory } from './gpuHistory';
+import { GpuPanel, createGpuPanel } from './gpuPanel';
 import { GpuStatusWidget } from './gpuStatus';
 import {
   ISavable,
@@ -49,6 +52,42 @@ export const CommandIDs = {
   showWarning: 'imagine:show-gpu-warning'
 };
 
+/** Command that opens the GPU panel (the status item runs it when clicked). */
+export const OPEN_GPU_PANEL = 'imagine:open-gpu-panel';
+
+/** Keep the last samples of the poller for the GPU panel (no polling of its own). */
+function recordHistory(model: GpuStatusModel): GpuHistory {
+  const history = new GpuHistory();
+  model.changed.connect(() => {
+    if (model.data) {
+      history.add(model.data); // ignores repeats of the same sample
+    }
+  });
+  return history;
+}
+
+/** Command opening the GPU panel, or bringing the open one to the front. */
+function addPanelCommand(
+  app: JupyterFrontEnd,
+  model: GpuStatusModel,
+  palette: ICommandPalette | null
+): void {
+  const history = recordHistory(model);
+  let panel: MainAreaWidget<GpuPanel> | null = null;
+  app.commands.addCommand(OPEN_GPU_PANEL, {
+    label: 'Show GPU Utilization and Memory',
+    caption: 'Open the GPU panel: a live chart per GPU',
+    execute: () => {
+      if (!panel || panel.isDisposed) {
+        panel = createGpuPanel(history, model);
+        app.shell.add(panel, 'main');
+      }
+      app.shell.activateById(panel.id);
+    }
+  });
+  palette?.addItem({ command: OPEN_GPU_PANEL, category: 'JupyterHub' });
+}
+
 /** Apply `pollInterval` (seconds) from the plugin settings. */
 function applySettings(model: GpuStatusModel, settings: ISettingRegistry.ISettings): void {
   const seconds = settings.composite.pollInterval;
@@ -62,19 +101,23 @@ export const gpuStatusPlugin: JupyterFrontEndPlugin<GpuStatusModel> = {
   description: 'Shows utilization and memory of the GPUs assigned to this server.',
   autoStart: true,
   provides: IGpuStatusModel,
-  optional: [IStatusBar, ISettingRegistry],
+  optional: [IStatusBar, ISettingRegistry, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     statusBar: IStatusBar | null,
-    registry: ISettingRegistry | null
+    registry: ISettingRegistry | null,
+    palette: ICommandPalette | null
   ): GpuStatusModel => {
     const api = new ImagineApi(app.serviceManager.serverSettings);
     const model = new GpuStatusModel({ fetch: () => api.gpu() });
+    addPanelCommand(app, model, palette ?? null);
     if (!statusBar) {
       // Nowhere to show it: poll only when another plugin (warnings) starts it.
       return model;
     }
-    const item = new GpuStatusWidget(model);
+    const item = new GpuStatusWidget(model, {
+      onActivate: () => void app.commands.execute(OPEN_GPU_PANEL)
+    });
     statusBar.registerStatusItem(GPU_STATUS_PLUGIN, {
       item,
       align: 'left',

@@ -9,12 +9,35 @@ import { formatStatus, formatTooltip } from './gpuFormat';
 /** DOM id of the status bar item. */
 export const GPU_STATUS_ID = 'imagine-gpu-status';
 
-/** Text-only status item: utilization and memory per GPU or MIG instance. */
+export interface IGpuStatusOptions {
+  /** What a click, Enter or Space does (open the GPU panel); none: text only. */
+  onActivate?: () => void;
+}
+
+/** Status item: utilization and memory per GPU or MIG instance. */
 export class GpuStatusWidget extends Widget {
-  constructor(readonly model: GpuStatusModel) {
+  constructor(
+    readonly model: GpuStatusModel,
+    options: IGpuStatusOptions = {}
+  ) {
     super();
     this.id = GPU_STATUS_ID;
     this.addClass('imagine-GpuStatus');
+    const onActivate = options.onActivate;
+    if (onActivate) {
+      // A status bar item is a <div>; make it a keyboard-reachable button.
+      this._activatable = true;
+      this.addClass('imagine-mod-activatable');
+      this.node.tabIndex = 0;
+      this.node.setAttribute('role', 'button');
+      this.node.addEventListener('click', () => onActivate());
+      this.node.addEventListener('keydown', event => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault(); // no page scroll on Space
+          onActivate();
+        }
+      });
+    }
     this._icon.className = 'imagine-GpuStatus-icon';
     // The text already says "GPU"; the warning mark is decoration only.
     this._icon.setAttribute('aria-hidden', 'true');
@@ -35,7 +58,11 @@ export class GpuStatusWidget extends Widget {
   private _render(): void {
     const { data, error } = this.model;
     const warning = !!(data?.available && data.warning);
-    this._text.textContent = formatStatus(data);
+    const text = formatStatus(data);
+    this._text.textContent = text;
+    if (this._activatable) {
+      this.node.setAttribute('aria-label', `${text || 'GPU'}. Open the GPU panel`);
+    }
     this._icon.textContent = warning ? '⚠' : '';
     this.node.title = formatTooltip(data, error);
     this.toggleClass('imagine-mod-warning', warning);
@@ -45,6 +72,7 @@ export class GpuStatusWidget extends Widget {
     this.node.hidden = !this.model.available;
   }
 
+  private _activatable = false;
   private readonly _icon = document.createElement('span');
   private readonly _text = document.createElement('span');
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from tests.support.browser import in_browser, screenshot
 
 from .hub_fixture import ADMIN_TOKEN, CULLER_TOKEN, RealHub, free_port, start_hub, stop_hub
 from .test_culler_hub import IDLE, NO_GPU, FakeClock
-from .test_prometheus_source import Exporter, exporter, prometheus_binary  # noqa: F401
+from .test_prometheus_source import Exporter, exporter, running_prometheus  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -191,10 +190,8 @@ def prometheus(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """A real Prometheus scraping the FAKE DCGM exporter and the culler's /metrics (token)."""
-    binary = prometheus_binary()
-    root = tmp_path_factory.mktemp("svc-prometheus")
     proxy = hub.public_url.removeprefix("http://")
-    (root / "prometheus.yml").write_text(
+    config = (
         "global:\n  scrape_interval: 1s\n"
         "scrape_configs:\n"
         f"  - job_name: dcgm\n    static_configs:\n      - targets: ['127.0.0.1:{exporter.port}']\n"
@@ -202,34 +199,8 @@ def prometheus(
         f"    authorization:\n      credentials: {ADMIN_TOKEN}\n"
         f"    static_configs:\n      - targets: ['{proxy}']\n"
     )
-    port = free_port()
-    log = open(root / "log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={root / 'prometheus.yml'}",
-            f"--storage.tsdb.path={root}/data",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail((root / "log").read_text()[-2000:])
+    with running_prometheus(tmp_path_factory.mktemp("svc-prometheus"), config) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def series(pod: str, value: float) -> str:

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,18 +77,24 @@ def exporter() -> Iterator[Exporter]:
 
 @pytest.fixture(scope="module")
 def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = prometheus_binary()
-    root = tmp_path_factory.mktemp("prometheus")
-    (root / "prometheus.yml").write_text(
+    config = (
         "global:\n  scrape_interval: 1s\n"
         "scrape_configs:\n  - job_name: dcgm\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{exporter.port}']\n"
     )
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), config) as url:
+        yield url
+
+
+@contextmanager
+def running_prometheus(root: Path, config: str) -> Iterator[str]:
+    """A real Prometheus on a free loopback port with ``config``; yields its URL once ready."""
+    (root / "prometheus.yml").write_text(config)
     port = free_port()
     log = open(root / "log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [
-            binary,
+            prometheus_binary(),
             f"--config.file={root / 'prometheus.yml'}",
             f"--storage.tsdb.path={root}/data",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -106,11 +113,12 @@ def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> 
                 pass
             time.sleep(0.2)
         else:
-            pytest.fail(Path(root / "log").read_text()[-2000:])
+            pytest.fail((root / "log").read_text()[-2000:])
         yield url
     finally:
         proc.terminate()
         proc.wait(20)
+        log.close()
 
 
 def server(user: str, name: str = "") -> HubServer:
