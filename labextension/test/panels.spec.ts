@@ -41,13 +41,13 @@ function scriptedApi(routes: Record<string, Array<[number, unknown]>>) {
 
 function mount(state: IMount['state'], message = ''): IMount {
   return {
-    name: 'work',
+    name: 'project',
     backend: 'webdav',
     read_only: false,
     predefined: false,
     needs_secret: true,
     has_secret: true,
-    mountpoint: '~/data/work',
+    mountpoint: '~/data/project',
     state,
     message,
     changed_at: 1
@@ -61,7 +61,7 @@ describe('add-mount presets', () => {
 
   it('builds a Nextcloud request with the fixed fields and trimmed values', () => {
     const body = mountRequest(preset('nextcloud'), {
-      name: ' work ',
+      name: ' project ',
       url: 'https://cloud.example.org ',
       user: 'alice',
       password: ' secret with spaces ',
@@ -72,7 +72,7 @@ describe('add-mount presets', () => {
       backend: 'webdav',
       preset: 'nextcloud',
       auth: 'password',
-      name: 'work',
+      name: 'project',
       url: 'https://cloud.example.org',
       user: 'alice',
       // passwords are sent as typed
@@ -106,7 +106,7 @@ describe('add-mount presets', () => {
   });
 
   it('turns the home-relative mount point into a file browser path', () => {
-    expect(browserPath('~/data/work')).toBe('data/work');
+    expect(browserPath('~/data/project')).toBe('data/project');
     expect(browserPath('data/x')).toBe('data/x');
   });
 });
@@ -115,14 +115,14 @@ describe('MountsModel', () => {
   it('follows a new mount until it is up, reporting each state', async () => {
     const { api, calls } = scriptedApi({
       'POST mounts': [[202, mount('mounting', 'starting rclone')]],
-      'GET mounts/work': [
+      'GET mounts/project': [
         [200, mount('mounting', 'waiting for the mount point')],
         [200, mount('mounted')]
       ]
     });
     const model = new MountsModel({ api, sleep: async () => undefined });
     const seen: string[] = [];
-    const result = await model.add({ name: 'work' }, m => seen.push(`${m.state}:${m.message}`));
+    const result = await model.add({ name: 'project' }, m => seen.push(`${m.state}:${m.message}`));
     expect(result.state).toBe('mounted');
     expect(seen).toEqual([
       'mounting:starting rclone',
@@ -130,7 +130,7 @@ describe('MountsModel', () => {
       'mounted:'
     ]);
     expect(model.mounts.map(m => m.state)).toEqual(['mounted']);
-    expect(calls[0]).toBe('POST mounts {"name":"work"}');
+    expect(calls[0]).toBe('POST mounts {"name":"project"}');
   });
 
   it("throws the server's message when the request is refused", async () => {
@@ -145,22 +145,22 @@ describe('MountsModel', () => {
 
   it('unmounts and removes, then refreshes the list', async () => {
     const { api, calls } = scriptedApi({
-      'POST mounts/work/unmount': [[200, mount('unmounted')]],
-      'DELETE mounts/work': [[204, null]],
+      'POST mounts/project/unmount': [[200, mount('unmounted')]],
+      'DELETE mounts/project': [[204, null]],
       'GET mounts': [
         [200, { root: '~/data', backends: [], webdav_presets: [], auth: [], mounts: [mount('unmounted')] }],
         [200, { root: '~/data', backends: [], webdav_presets: [], auth: [], mounts: [] }]
       ]
     });
     const model = new MountsModel({ api });
-    await model.unmount('work');
+    await model.unmount('project');
     expect(model.mounts.map(m => m.state)).toEqual(['unmounted']);
-    await model.remove('work');
+    await model.remove('project');
     expect(model.mounts).toEqual([]);
     expect(calls.map(c => c.split(' ').slice(0, 2).join(' '))).toEqual([
-      'POST mounts/work/unmount',
+      'POST mounts/project/unmount',
       'GET mounts',
-      'DELETE mounts/work',
+      'DELETE mounts/project',
       'GET mounts'
     ]);
   });

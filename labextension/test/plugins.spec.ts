@@ -98,7 +98,7 @@ describe('share-link plugin', () => {
   it('adds a labelled top bar button, a palette command and a dialog with the link', async () => {
     const { app, added } = fakeApp({ status: STATUS });
     const palette = { addItem: vi.fn() } as unknown as ICommandPalette;
-    const browser = { model: { path: 'RTC:work/My Data' } } as unknown as FileBrowser;
+    const browser = { model: { path: 'RTC:project/My Data' } } as unknown as FileBrowser;
     await plugin('share-link').activate(app, palette, browser);
 
     expect(added.map(a => [a.area, a.rank])).toEqual([['top', 900]]);
@@ -115,7 +115,7 @@ describe('share-link plugin', () => {
     const input = document.getElementById('imagine-share-link') as HTMLInputElement;
     expect(input.value).toBe(
       `${window.location.origin}/hub/spawn?opt-profile=gpu-a100&next=` +
-        encodeURIComponent('/hub/user-redirect/lab/tree/work/My%20Data')
+        encodeURIComponent('/hub/user-redirect/lab/tree/project/My%20Data')
     );
     await closeDialog();
   });
