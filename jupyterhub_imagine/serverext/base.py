@@ -8,6 +8,8 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from .validation import error_payload
+
 # Custom authorization resource: a read-only or shared identity can be granted "read" on it
 # without being able to mount data or install kernels ("write").
 AUTH_RESOURCE = "jupyterhub_imagine"
@@ -22,17 +24,9 @@ class ImagineAPIHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json")
-        message = self._reason
-        reason = ""
         exc_info = kwargs.get("exc_info")
-        if exc_info:
-            exc = exc_info[1]
-            if isinstance(exc, web.HTTPError):
-                message = exc.log_message or message
-                reason = getattr(exc, "reason_code", "") or ""
-            elif status_code >= 500:
-                message = "Internal error; see the server log."
-        self.finish(json.dumps({"message": message, "reason": reason}))
+        exc = exc_info[1] if exc_info else None
+        self.finish(json.dumps(error_payload(exc, status_code, self._reason)))
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or a 400/413 that says what is wrong."""
