@@ -1,12 +1,9 @@
-"""A real JupyterHub on loopback (configurable-http-proxy from npm, servers from
+"""A real JupyterHub on loopback (the project's configurable-http-proxy, servers from
 SimpleLocalProcessSpawner running jupyterhub-singleuser with the culling handlers)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
+
+from jupyterhub_imagine.demo.oidc import DEMO_DIR
+from tests.support.net import free_port
 
 HERE = Path(__file__).parent
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
@@ -30,28 +29,10 @@ CULLER_SCOPES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def find_chp() -> str:
-    found = shutil.which("configurable-http-proxy")
-    if found:
-        return found
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imagine-test-chp"
-    binary = cache / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not binary.exists():
-        if not shutil.which("npm"):
-            pytest.skip("configurable-http-proxy is not installed and npm is missing")
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "configurable-http-proxy@4"],
-            cwd=cache,
-            check=True,
-            capture_output=True,
-        )
+    """The proxy the project installs (`make test`/`make demo` run npm ci for it)."""
+    binary = DEMO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
+    assert binary.exists(), f"{binary} is missing: run `make test` (it runs npm ci) first"
     return str(binary)
 
 
