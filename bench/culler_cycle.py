@@ -2,18 +2,22 @@
 jupyterhub-idle-culler's cycle on the same hub.
 
 Usage: python bench/culler_cycle.py [--servers 1000 5000] [--gpu-fraction 0.1] [--repeat 3]
+                                   [--source server|prometheus|both]
 
 The hub is real (JupyterHub + configurable-http-proxy); its servers come from
 ``ClaimsRunningSpawner``, a test spawner that starts nothing and claims to be running at one
 shared loopback HTTP server (below), which answers the hub's readiness check and the culling
 extension's ``GET activity`` (no GPU, or a busy GPU for ``--gpu-fraction`` of the users). The
 hub accepts these servers like any other: it spawns them through its REST API, routes them in
-the proxy and lists them as ready.
+the proxy and lists them as ready. The same loopback server serves ``/metrics`` as a DCGM
+exporter would (one series per GPU user's pod), which a real Prometheus scrapes for
+``--source prometheus``.
 
-Measured, per size: jupyterhub-idle-culler 2's ``cull_idle`` (timeout 3600 s, nothing due);
-IdleGPUCuller's first cycle (each new server is asked once whether it holds GPUs) and its steady
-cycle (GPU servers are read every cycle, servers seen without GPUs are not asked again). Each
-figure is the median of ``--repeat`` runs, the two cullers alternating.
+Measured, per size and source: jupyterhub-idle-culler 2's ``cull_idle`` (timeout 3600 s,
+nothing due); IdleGPUCuller's first cycle and its steady cycle. With the server source the first
+cycle asks each new server once whether it holds GPUs; later cycles read the GPU servers only.
+With Prometheus every cycle is the hub listing plus one query. Each figure is the median of
+``--repeat`` runs, the two cullers alternating.
 """
 
 from __future__ import annotations
@@ -63,11 +67,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def dcgm_exposition(gpu_users: set[str]) -> bytes:
+    """DCGM-exporter-shaped series, one busy GPU per GPU user's pod (KubeSpawner's names)."""
+    from jupyterhub_imagine.culler.hub import HubServer
+    from jupyterhub_imagine.culler.sources import kubespawner_pod_name
+
+    lines = ["# TYPE DCGM_FI_PROF_GR_ENGINE_ACTIVE gauge"]
+    for user in sorted(gpu_users):
+        pod = kubespawner_pod_name(HubServer(user, "", "", None, ""))
+        lines.append(f'DCGM_FI_PROF_GR_ENGINE_ACTIVE{{gpu="0",pod="{pod}",namespace="bench"}} 0.8')
+    return ("\n".join(lines) + "\n").encode()
+
+
 def fake_server(gpu_users: set[str]) -> ThreadingHTTPServer:
-    """Answers every server URL; the culling extension's activity route per user."""
+    """Answers every server URL; the culling extension's activity route per user; and
+    /metrics, a DCGM exporter for Prometheus."""
+    exposition = dcgm_exposition(gpu_users)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path == "/metrics":
+                self.reply(exposition, "text/plain; version=0.0.4")
+                return
             parts = self.path.split("/")
             user = parts[2] if len(parts) > 2 and parts[1] == "user" else ""
             now = time.time()
@@ -81,8 +102,11 @@ def fake_server(gpu_users: set[str]) -> ThreadingHTTPServer:
                     "warning": None,
                 }
             ).encode()
+            self.reply(body, "application/json")
+
+        def reply(self, body: bytes, content_type: str) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -90,8 +114,12 @@ def fake_server(gpu_users: set[str]) -> ThreadingHTTPServer:
         def log_message(self, *args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        # the default listen backlog (5) resets connections under 20 concurrent reads
+        request_queue_size = 1024
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -223,14 +251,54 @@ async def stock_cycle(api: str) -> float:
     return time.perf_counter() - started
 
 
-def make_culler(api: str, public: str, db: Path):  # type: ignore[no-untyped-def]
+def start_prometheus(root: Path, exporter: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real Prometheus scraping the fake DCGM exporter every 2 s; returns once it has series."""
+    binary = shutil.which("prometheus")
+    if not binary:
+        raise SystemExit(
+            "--source prometheus needs the prometheus binary (apt-get install prometheus)"
+        )
+    (root / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: dcgm\n"
+        f"    static_configs:\n      - targets: ['{exporter}']\n"
+    )
+    port = free_port()
+    log = open(root / "prometheus.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            r = requests.get(
+                f"{url}/api/v1/query", params={"query": "DCGM_FI_PROF_GR_ENGINE_ACTIVE"}, timeout=2
+            )
+            if r.ok and r.json()["data"]["result"]:
+                return proc, url
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    stop(proc)
+    raise SystemExit((root / "prometheus.log").read_text()[-2000:])
+
+
+def make_culler(api: str, public: str, db: Path, prometheus: str = ""):  # type: ignore[no-untyped-def]
     from jupyterhub_imagine.culler.app import IdleGPUCuller
 
     culler = IdleGPUCuller(
         api_url=api,
         api_token=CULLER_TOKEN,
         servers_url=public,
-        activity_source="server",
+        activity_source="prometheus" if prometheus else "server",
+        prometheus_url=prometheus or "http://127.0.0.1:9090",
         db_url=f"sqlite:///{db}",
         service_url="",
         timeout=3600,
@@ -239,12 +307,16 @@ def make_culler(api: str, public: str, db: Path):  # type: ignore[no-untyped-def
     return culler
 
 
-async def our_cycle(culler) -> float:  # type: ignore[no-untyped-def]
+async def our_cycle(culler, expect_gpu: int) -> float:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     report = await culler.cycle()
+    took = time.perf_counter() - started
     if report.errors:
         print("  errors:", report.errors[:3])
-    return time.perf_counter() - started
+    if report.gpu_servers != expect_gpu:
+        # a cycle that missed GPU servers did less work: its time would flatter us
+        print(f"  WARNING: {report.gpu_servers} GPU servers seen, {expect_gpu} expected")
+    return took
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -255,7 +327,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def measure(n: int, gpu_fraction: float, repeat: int, how: str) -> None:
+def measure(n: int, gpu_fraction: float, repeat: int, how: str, source: str) -> None:
     names = [f"u{i:05d}" for i in range(n)]
     step = round(1 / gpu_fraction) if gpu_fraction else 0
     gpu_users = {u for i, u in enumerate(names) if step and i % step == 0}
@@ -263,6 +335,7 @@ def measure(n: int, gpu_fraction: float, repeat: int, how: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="culler-cycle-"))
     address = f"127.0.0.1:{fake.server_address[1]}"
     proc, api, public = start_hub(root, address)
+    prometheus = None
     try:
         t0 = time.perf_counter()
         if how == "api":
@@ -274,23 +347,29 @@ def measure(n: int, gpu_fraction: float, repeat: int, how: str) -> None:
             proc, api, public = start_hub(root, address, wait=1800)
             wait_ready(api, n)
         print(f"{n} servers ready in {time.perf_counter() - t0:.0f} s ({len(gpu_users)} with GPUs)")
-        culler = make_culler(api, public, root / "culler.sqlite")
+        if source == "prometheus":
+            prometheus, prometheus_url = start_prometheus(root, address)
+        culler = make_culler(
+            api, public, root / "culler.sqlite", prometheus_url if prometheus else ""
+        )
 
         async def run() -> tuple[float, list[float], list[float]]:
-            first = await our_cycle(culler)
+            first = await our_cycle(culler, len(gpu_users))
             stock, ours = [], []
             for _ in range(repeat):
                 stock.append(await stock_cycle(api))
-                ours.append(await our_cycle(culler))
+                ours.append(await our_cycle(culler, len(gpu_users)))
             return first, stock, ours
 
         first, stock, ours = asyncio.run(run())
         s, o = statistics.median(stock), statistics.median(ours)
         print(f"  jupyterhub-idle-culler cycle: {s:.2f} s  (runs: {fmt(stock)})")
-        print(f"  IdleGPUCuller first cycle:    {first:.2f} s  (asks each new server once)")
+        print(f"  IdleGPUCuller first cycle:    {first:.2f} s  (source: {source})")
         print(f"  IdleGPUCuller steady cycle:   {o:.2f} s  (runs: {fmt(ours)})")
         print(f"  ratio steady / stock:         {o / s:.2f}  (target <= 1.2)")
     finally:
+        if prometheus is not None:
+            stop(prometheus)
         stop(proc)
         fake.shutdown()
         shutil.rmtree(root, ignore_errors=True)
@@ -312,11 +391,19 @@ def main() -> None:
         help="db: write the servers into the hub database before a restart (fast); "
         "api: spawn each through the REST API",
     )
+    parser.add_argument(
+        "--source",
+        choices=["server", "prometheus", "both"],
+        default="both",
+        help="GPU activity source: each server's endpoint, one Prometheus query, or both in turn",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    sources = ["server", "prometheus"] if args.source == "both" else [args.source]
     for n in args.servers:
-        measure(n, args.gpu_fraction, args.repeat, args.populate)
+        for source in sources:
+            measure(n, args.gpu_fraction, args.repeat, args.populate, source)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from .decide import (
     warning_lost,
     warning_payload,
 )
-from .hub import HubClient, HubError, HubServer, RetryingClient, UserServerClient
+from .hub import HubClient, HubError, HubServer, RetryingClient, UserServerClient, epoch
 from .metrics import CullerMetrics
 from .sources import (
     DEFAULT_METRICS,
@@ -41,15 +41,6 @@ from .sources import (
     server_id,
 )
 from .store import CullerStore, ServerKey, ServerRecord
-
-
-def parse_epoch(value: str | None) -> float | None:
-    """ISO 8601 from the hub (UTC when naive) to seconds since the epoch."""
-    if not value:
-        return None
-    from jupyterhub_idle_culler import parse_date
-
-    return parse_date(value).timestamp()
 
 
 @dataclass
@@ -340,7 +331,7 @@ class IdleGPUCuller(ClassicCulling, Application):
             utilization=reading.utilization,
             last_presence=reading.last_presence,
             keep_requested_at=reading.keep_requested_at,
-            started=parse_epoch(server.started),
+            started=epoch(server.started),
             groups=server.groups,
             profile=server.profile,
         )

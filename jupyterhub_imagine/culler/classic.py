@@ -18,16 +18,8 @@ from traitlets import Bool, Int
 from traitlets import Callable as CallableTrait
 from traitlets.config import Configurable
 
-from .hub import HubServer
+from .hub import HubServer, epoch
 from .store import ServerKey
-
-
-def _epoch(value: str | None) -> float | None:
-    if not value:
-        return None
-    from jupyterhub_idle_culler import parse_date
-
-    return parse_date(value).timestamp()
 
 
 def classic_due(
@@ -47,8 +39,8 @@ def classic_due(
     for server in servers:
         if server.log_name in skip:
             continue
-        started = _epoch(server.started)
-        last = _epoch(server.last_activity)
+        started = epoch(server.started)
+        last = epoch(server.last_activity)
         age = None if started is None else now - started
         inactive = age if last is None else now - last
         if (

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,25 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 RETRY_CODES = frozenset({429, 500, 502, 503, 504, 599})
+
+
+def epoch(value: str | None) -> float | None:
+    """The hub's ISO 8601 timestamps (UTC when naive) as seconds since the epoch.
+
+    ``datetime.fromisoformat`` reads what the hub writes ("...Z" included) about fifty times
+    faster than dateutil, which stays the fallback for anything else.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        from jupyterhub_idle_culler import parse_date
+
+        parsed = parse_date(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 class HubError(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,7 +88,7 @@ class ServerRecord:
             "started": self.key.started,
             "holds_gpu": self.holds_gpu,
             "gpus": self.gpus,
-            **asdict(self.state),
+            **{f: getattr(self.state, f) for f in _STATE_FIELDS},
             "active_s": self.active_s,
             "idle_s": self.idle_s,
             "unknown_s": self.unknown_s,

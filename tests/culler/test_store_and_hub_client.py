@@ -14,8 +14,30 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from jupyterhub_imagine.culler.decide import ServerState, Usage
-from jupyterhub_imagine.culler.hub import HubClient, HubError, HubServer, RetryingClient
+from jupyterhub_imagine.culler.hub import (
+    HubClient,
+    HubError,
+    HubServer,
+    RetryingClient,
+    epoch,
+)
 from jupyterhub_imagine.culler.store import CullerStore, ServerKey, ServerRecord
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2026-11-21T10:00:00.123456Z", 1795255200.123456),  # what the hub writes
+        ("2026-11-21T10:00:00Z", 1795255200.0),
+        ("2026-11-21T10:00:00.123456", 1795255200.123456),  # naive means UTC
+        ("2026-11-21T12:00:00+02:00", 1795255200.0),
+        ("Sat, 21 Nov 2026 10:00:00 GMT", 1795255200.0),  # not ISO: the dateutil fallback
+        (None, None),
+        ("", None),
+    ],
+)
+def test_hub_timestamps(value: str | None, expected: float | None) -> None:
+    assert epoch(value) == (pytest.approx(expected) if expected is not None else None)
 
 
 def test_store_survives_restart(tmp_path: Path) -> None:
