@@ -206,6 +206,9 @@ async def test_spawner_pods_from_the_chart(
     # Live availability needs the API server (tested against a FAKE one in tests/spawner).
     config.ImagineKubeSpawner.availability_enabled = False
     cvmfs = get(hub.values, "singleuser.storage.extraVolumes")
+    spawner = ImagineKubeSpawner(config=config, user=FakeUser("alice", ["gpu"]), _mock=True)
+    # the labextension's save-and-stop needs this, and only this, beyond the default
+    assert spawner.oauth_client_allowed_scopes == ["delete:servers!server"]
     for profile in hub.values["singleuser"]["profileList"]:
         pod = await pod_for(config, profile["slug"])
         (container,) = pod["spec"]["containers"]
