@@ -1,23 +1,29 @@
 """Replay a reference GPU usage trace in simulated time through the culler's real policy.
 
 Usage: python bench/culler_trace.py [--users 30] [--weeks 4] [--seed 7]
+                                    [--sessions mixed|full-day|both]
 
-The trace (generated from the seed; every assumption below is a parameter in ``Trace``):
+The trace (generated from the seed; every assumption below is a parameter in ``Trace`` or
+``SessionKind``):
 
 * ``users`` researchers over ``weeks`` weeks of working days (Mon-Fri). On a day, a user runs a
-  GPU session with probability 0.6, starting between 09:00 and 10:30, on one GPU.
-* A session is a sequence of blocks until its planned end (16:30-18:30):
+  GPU session with probability 0.6, on one GPU.
+* Session lengths, the reference ("mixed"): a task of 1-3 h starting 09:00-16:00 (45%), a
+  half day of 3-5 h starting 09:00-13:00 (35%), or the whole working day, 09:00-10:30 until
+  16:30-18:30 (20%). The stress variant ("full-day") makes every session a whole day.
+* A session is a sequence of blocks until its planned end:
   - CPU-only preprocessing first (p 0.5, 15-60 min): at the desk, kernel output, GPU idle;
   - interactive GPU work (45%, 20-90 min): GPU bursts of 1-5 min, each followed by 2-12 min of
     thinking at the desk (present, GPU idle); the kernel prints while the GPU runs;
   - reading results at the desk (20%, 15-50 min): present, GPU idle, no kernel output;
   - a long silent training run (20%, 1-5 h): GPU busy, no output; the user walks away
     (p 0.7), closing the tab (p 0.5 of those);
-  - a break away from the desk (15%, 15-90 min; lunch 45-75 min once the clock passes
-    12:00): not present, GPU idle; the tab stays open and keeps polling (p 0.6).
+  - a break away from the desk (15%, 15-90 min): not present, GPU idle; the tab stays open and
+    keeps polling (p 0.6). A session that runs through 12:00-14:00 has a lunch break of 45-75
+    min (once, in place of the next block).
 * At the end the user stops the server (p 0.55) or forgets it (p 0.45), with the tab left open
   (p 0.5); a forgotten server is held until 09:00 the next working day (Friday's: Monday). One
-  session in ten ends with an evening training run of 3-8 h left running before forgetting it.
+  session in ten ends with a training run of 3-8 h left running before that.
 * Presence: a person at the desk makes a key/click within every minute; when the culler's
   warning is shown to a present user who will use the GPU again in this session, they answer
   "keep my GPU" (p 0.8).
@@ -29,6 +35,9 @@ The trace (generated from the seed; every assumption below is a parameter in ``T
 
 Simulated time is in one-minute steps; the culler runs every 60 s (stock: every 600 s, its
 default) and ``decide()`` from jupyterhub_imagine.culler.decide is the code under test.
+
+The oracle's idle-but-held hours are a floor: a policy that disrupts no session holds every idle
+minute before a session's last GPU use. The script prints that floor beside the targets.
 """
 
 from __future__ import annotations
@@ -73,11 +82,35 @@ class Session:
         return 0
 
 
+@dataclass(frozen=True)
+class SessionKind:
+    """How long a kind of GPU session lasts and when it starts (minutes after midnight)."""
+
+    name: str
+    p: float
+    start_from: int
+    start_to: int
+    min_length: int = 0
+    max_length: int = 0  # 0: until the end of the working day (16:30-18:30)
+
+
+# the reference: most GPU sessions are a task of a few hours, some a whole day
+MIXED = (
+    SessionKind("short", 0.45, 9 * 60, 16 * 60, 60, 180),
+    SessionKind("half-day", 0.35, 9 * 60, 13 * 60, 180, 300),
+    SessionKind("full-day", 0.20, 9 * 60, 10 * 60 + 30),
+)
+# the stress variant: every session lasts the whole working day, with a lunch break inside
+FULL_DAY = (SessionKind("full-day", 1.0, 9 * 60, 10 * 60 + 30),)
+MIXES = {"mixed": MIXED, "full-day": FULL_DAY}
+
+
 @dataclass
 class Trace:
     users: int = 30
     weeks: int = 4
     seed: int = 7
+    kinds: tuple[SessionKind, ...] = MIXED
     p_session: float = 0.6
     p_forget: float = 0.45
     p_tab_left_open: float = 0.5
@@ -94,16 +127,28 @@ class Trace:
                     out.append(self.session(rng, user, d, days))
         return out
 
+    def kind(self, rng: random.Random) -> SessionKind:
+        r = rng.random()
+        for kind in self.kinds:
+            if r < kind.p:
+                return kind
+            r -= kind.p
+        return self.kinds[-1]
+
     def session(self, rng: random.Random, user: int, day: int, days: list[int]) -> Session:
-        start = day * DAY + rng.randint(9 * 60, 10 * 60 + 30)
+        kind = self.kind(rng)
+        start = day * DAY + rng.randint(kind.start_from, kind.start_to)
         s = Session(user, start)
-        end_of_day = day * DAY + rng.randint(16 * 60 + 30, 18 * 60 + 30)
-        had_lunch = False
+        if kind.max_length:
+            end = start + rng.randint(kind.min_length, kind.max_length)
+        else:
+            end = day * DAY + rng.randint(16 * 60 + 30, 18 * 60 + 30)
+        had_lunch = (start % DAY) >= 13 * 60  # sessions starting after lunch have none
         if rng.random() < 0.5:
             s.minutes += block(rng.randint(15, 60), present=True, tab=True, output=True)
-        while start + len(s.minutes) < end_of_day:
+        while start + len(s.minutes) < end:
             now = (start + len(s.minutes)) % DAY
-            if not had_lunch and now >= 12 * 60:
+            if not had_lunch and 12 * 60 <= now < 14 * 60:
                 had_lunch = True
                 s.minutes += away(rng, rng.randint(45, 75))
                 continue
@@ -273,11 +318,13 @@ class Totals:
 def policies(p_keep: float) -> Iterator[tuple[str, Policy]]:
     yield "no culler", no_culler
     yield "jupyterhub-idle-culler, timeout 3600 s", stock()
+    away = "presence_timeout"
     for label, kw in [
-        ("gpu_idle_timeout 1800 + warning_lead 900 (defaults)", {}),
-        ("gpu_idle_timeout 3600 + warning_lead 900", {"gpu_idle_timeout": 3600}),
-        ("gpu_idle_timeout 900 + warning_lead 600", {"gpu_idle_timeout": 900, "warning_lead": 600}),
-        ("gpu_idle_timeout 5400 + warning_lead 900", {"gpu_idle_timeout": 5400}),
+        (f"3600 + 900, {away} 5400 (defaults)", {}),
+        (f"3600 + 600, {away} 5400", {"warning_lead": 600}),
+        (f"1800 + 900, {away} 5400", {"gpu_idle_timeout": 1800}),
+        (f"3600 + 900, {away} 900", {"presence_timeout": 900}),
+        (f"1800 + 900, {away} 900", {"gpu_idle_timeout": 1800, "presence_timeout": 900}),
     ]:
         yield f"IdleGPUCuller {label}", ours(PolicySettings(**kw), p_keep)
     naive = PolicySettings(gpu_idle_timeout=1800, warning_lead=0, presence_holds=False)
@@ -290,13 +337,24 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--sessions",
+        choices=[*MIXES, "both"],
+        default="both",
+        help="session lengths: mixed (the reference), full-day (stress variant), or both",
+    )
     args = parser.parse_args()
-    trace = Trace(users=args.users, weeks=args.weeks, seed=args.seed)
+    for mix in MIXES if args.sessions == "both" else [args.sessions]:
+        trace = Trace(users=args.users, weeks=args.weeks, seed=args.seed, kinds=MIXES[mix])
+        replay(trace, mix)
+
+
+def replay(trace: Trace, mix: str) -> None:
     sessions = trace.sessions()
     gpu_hours = sum(sum(m.gpu for m in s.minutes) for s in sessions) / 60
     print(
-        f"trace: {args.users} users, {args.weeks} weeks, {len(sessions)} GPU sessions, "
-        f"{gpu_hours:.0f} GPU-hours of GPU activity (seed {args.seed})\n"
+        f"\n== {mix} sessions: {trace.users} users, {trace.weeks} weeks, {len(sessions)} GPU "
+        f"sessions, {gpu_hours:.0f} GPU-hours of GPU activity (seed {trace.seed})\n"
     )
     header = (
         f"{'policy':64} {'alloc h':>8} {'active h':>8} {'idle held':>9} {'idle>last':>9} "
@@ -321,7 +379,13 @@ def main() -> None:
 
 def check(results: dict[str, Totals]) -> None:
     stock_t = next(t for n, t in results.items() if n.startswith("jupyterhub-idle-culler"))
-    print("\ntargets (each IdleGPUCuller setting vs stock jupyterhub-idle-culler):")
+    oracle_t = next(t for n, t in results.items() if n.startswith("oracle"))
+    print(
+        f"\nfloor: the oracle (no disruption) holds {oracle_t.idle_held:.0f} h idle = "
+        f"{oracle_t.idle_held / max(stock_t.idle_held, 1e-9):.2f} of stock's; a policy that "
+        "disrupts nothing cannot hold less"
+    )
+    print("targets (each IdleGPUCuller setting vs stock jupyterhub-idle-culler):")
     for name, t in results.items():
         if not name.startswith("IdleGPUCuller"):
             continue

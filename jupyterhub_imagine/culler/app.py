@@ -78,7 +78,7 @@ class IdleGPUCuller(ClassicCulling, Application):
     )
     cull_every = Float(60.0, config=True, help="Seconds between cycles.")
     gpu_idle_timeout = Float(
-        1800.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
+        3600.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
     )
     warning_lead = Float(900.0, config=True, help="Seconds between the warning and the stop.")
     postpone_by = Float(3600.0, config=True, help="Seconds one 'keep my GPU' answer adds.")
@@ -87,12 +87,17 @@ class IdleGPUCuller(ClassicCulling, Application):
         5.0, config=True, help="GPU activity (percent, 0-100) below which a GPU counts as idle."
     )
     presence_timeout = Float(
-        900.0, config=True, help="Seconds after the last key/click/focus a person counts present."
+        5400.0,
+        config=True,
+        help="""Seconds after the user's last key, click or focus during which a warned server
+        is not stopped: they were at the desk and may be at lunch or in a meeting. The default
+        covers a lunch break; shorter releases forgotten GPUs sooner but stops more servers of
+        users who come back (docs/culler.md has the measured trade-off).""",
     )
     presence_holds = Bool(
         True,
         config=True,
-        help="Whether a person present at the deadline defers the stop until they leave.",
+        help="Whether recent presence (presence_timeout) holds a due stop until the user leaves.",
     )
     max_gpu_age = Float(
         0.0, config=True, help="Stop GPU servers this many seconds after start, even busy. 0: off."

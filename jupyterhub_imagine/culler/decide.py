@@ -23,12 +23,12 @@ class Action(str, enum.Enum):
 class PolicySettings:
     """Policy knobs; times in seconds, utilization in percent (0-100)."""
 
-    gpu_idle_timeout: float = 1800.0
+    gpu_idle_timeout: float = 3600.0
     warning_lead: float = 900.0
     postpone_by: float = 3600.0
     max_postponements: int = 2
     idle_threshold: float = 5.0
-    presence_timeout: float = 900.0
+    presence_timeout: float = 5400.0
     presence_holds: bool = True
     max_gpu_age: float = 0.0
     max_sample_gap: float = 300.0
@@ -135,7 +135,8 @@ def exemption(obs: Observation, settings: PolicySettings) -> str | None:
 
 
 def is_present(obs: Observation, settings: PolicySettings) -> bool:
-    """Whether a person interacted with the server recently."""
+    """Whether the user interacted within ``presence_timeout``: at the desk, or on a break
+    (lunch, a meeting) from which they are likely to come back."""
     if obs.last_presence is None:
         return False
     return obs.now - obs.last_presence <= settings.presence_timeout
@@ -243,8 +244,8 @@ def _warned_idle(
     if settings.presence_holds and is_present(obs, settings):
         assert obs.last_presence is not None
         reason = (
-            f"warning due but a person was present {_fmt(obs.now - obs.last_presence)} ago: "
-            "stop deferred while present"
+            f"warning due but the user was active {_fmt(obs.now - obs.last_presence)} ago "
+            f"(within presence_timeout {_fmt(settings.presence_timeout)}): stop held"
         )
         return Decision(Action.NONE, reason, state, usage)
     away = (

@@ -201,7 +201,10 @@ class OIDCProvider:
 
     # Test hooks (loopback only, protected by the random admin token).
     def admin(self, action: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST to ``/_admin/<action>``: ``rotate-keys``, ``ttl``, ``next-id-token``, ``users/<name>``."""
+        """POST to ``/_admin/<action>``.
+
+        Actions: ``rotate-keys``, ``ttl``, ``next-id-token``, ``users/<name>``.
+        """
         req = urllib.request.Request(
             f"{self.url}/_admin/{action}",
             data=json.dumps(payload or {}).encode(),

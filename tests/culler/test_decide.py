@@ -141,7 +141,20 @@ def test_present_user_defers_the_stop_until_they_leave() -> None:
     assert acts[0] == (30, Action.WARN)
     # deadline at 40 passes while present; stop once presence is older than 15 min
     assert acts[1] == (66, Action.STOP)
-    assert "present" in ds[45].reason
+    assert "was active" in ds[45].reason and "stop held" in ds[45].reason
+
+
+def test_defaults_hold_through_lunch_and_release_a_forgotten_server() -> None:
+    defaults = PolicySettings()
+    # a GPU burst, an hour reading at the desk (idle GPU), then away
+    at_desk = {i: i * STEP for i in range(1, 62)}
+    lunch = at_desk | {i: i * STEP for i in range(61 + 75, 200)}  # back after 75 min
+    assert Action.STOP not in [
+        a for _, a in actions(run([90.0] + [0.0] * 199, settings=defaults, presence=lunch))
+    ]
+    forgotten = actions(run([90.0] + [0.0] * 299, settings=defaults, presence=at_desk))
+    # warned an hour after the burst; stopped at the first cycle past 90 min after the last click
+    assert forgotten[:2] == [(61, Action.WARN), (61 + 91, Action.STOP)]
 
 
 def test_presence_holds_can_be_switched_off() -> None:
