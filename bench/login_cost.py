@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jupyterhub_imagine.demo.oidc import DEMO_DIR, OIDCClient, OIDCProvider  # noqa: E402
+from jupyterhub_imagine.demo.oidc import OIDCClient, OIDCProvider  # noqa: E402
+from tests.auth.hub import Hub  # noqa: E402
 from tests.support.oidc import scripted_login  # noqa: E402
 
 VO = "urn:mace:egi.eu:group:vo.imagine.example"
@@ -43,12 +42,6 @@ SCOPE = [
     "offline_access",
 ]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -91,59 +84,33 @@ c.GenericOAuthenticator.allowed_groups = {{{VO + ":role=member#aai.egi.eu"!r}}}
 
 @dataclass
 class BenchHub:
+    """A test hub (tests/auth/hub.py) with ``auth_config`` over its authenticator settings, and
+    the CPU time its process spent on logins."""
+
     name: str
     workdir: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    hub: Hub = field(init=False)
     cpu: float = 0.0
     wall: float = 0.0
     logins: int = 0
 
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True)
+        self.hub = Hub(self.workdir, {})
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.hub.url
 
     def start(self, auth_config: str) -> None:
-        self.workdir.mkdir(parents=True)
-        config = self.workdir / "jupyterhub_config.py"
-        config.write_text(
-            f"""
-c.JupyterHub.bind_url = {self.url!r}
-c.JupyterHub.hub_bind_url = "http://127.0.0.1:{free_port()}"
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
-c.JupyterHub.db_url = "sqlite:///{self.workdir / "hub.sqlite"}"
-c.JupyterHub.cookie_secret_file = {str(self.workdir / "cookie_secret")!r}
-c.JupyterHub.log_level = "WARN"
-c.Authenticator.oauth_callback_url = "{self.url}/hub/oauth_callback"
-{auth_config}"""
+        self.hub.extra_config = (
+            'c.JupyterHub.log_level = "WARN"\n'
+            f'c.Authenticator.oauth_callback_url = "{self.url}/hub/oauth_callback"\n' + auth_config
         )
-        env = dict(os.environ)
-        env["PATH"] = os.pathsep.join(
-            [str(DEMO_DIR / "node_modules" / ".bin"), str(Path(sys.executable).parent), env["PATH"]]
-        )
-        env["JUPYTERHUB_CRYPT_KEY"] = secrets.token_hex(32)
-        log = open(self.workdir / "hub.log", "wb")  # noqa: SIM115 - the hub keeps it
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("jupyterhub")), "-f", str(config)],
-            cwd=self.workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} hub exited:\n{self.log()}")
-            try:
-                if requests.get(f"{self.url}/hub/api", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} hub did not start:\n{self.log()}")
+        self.hub.start(timeout=120)
 
     def log(self) -> str:
-        return (self.workdir / "hub.log").read_text(errors="replace")[-3000:]
+        return self.hub.log[-3000:]
 
     def login(self) -> None:
         r = scripted_login(requests.Session(), self.url, "alice", "alice")
@@ -151,21 +118,17 @@ c.Authenticator.oauth_callback_url = "{self.url}/hub/oauth_callback"
             raise RuntimeError(f"{self.name}: login failed ({r.status_code}):\n{self.log()}")
 
     def round(self, n: int) -> None:
-        assert self.proc is not None
-        cpu0, wall0 = cpu_seconds(self.proc.pid), time.perf_counter()
+        assert self.hub.proc is not None
+        pid = self.hub.proc.pid
+        cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         for _ in range(n):
             self.login()
-        self.cpu += cpu_seconds(self.proc.pid) - cpu0
+        self.cpu += cpu_seconds(pid) - cpu0
         self.wall += time.perf_counter() - wall0
         self.logins += n
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        self.hub.stop()
 
 
 def main() -> None:

@@ -39,6 +39,12 @@ def epoch(value: str | None) -> float | None:
     return parsed.timestamp()
 
 
+def http_client(injected: AsyncHTTPClient | None) -> AsyncHTTPClient:
+    """The injected client, else tornado's client of the running event loop (tornado keeps
+    one per loop: look it up when used, not when the object using it is built)."""
+    return injected or AsyncHTTPClient()
+
+
 class HubError(Exception):
     """The hub (or a user server) did not answer usefully, after retries."""
 
@@ -111,10 +117,7 @@ class RetryingClient:
         self.request_timeout = request_timeout
         self.sleep = sleep
 
-    @property
-    def http(self) -> AsyncHTTPClient:
-        # tornado keeps one client per event loop: look it up when used, not when built
-        return self._http or AsyncHTTPClient()
+    http = property(lambda self: http_client(self._http))
 
     async def fetch(
         self,

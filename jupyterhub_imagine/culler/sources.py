@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from .hub import HubError, HubServer, UserServerClient
+from .hub import HubError, HubServer, UserServerClient, http_client
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,7 @@ class PrometheusSource:
         self._http = http_client
         self.request_timeout = request_timeout
 
-    @property
-    def http(self) -> AsyncHTTPClient:
-        # tornado keeps one client per event loop: look it up when used, not when built
-        return self._http or AsyncHTTPClient()
+    http = property(lambda self: http_client(self._http))
 
     def _selector(self, metric: MetricSpec) -> str:
         matcher = f'{{{self.namespace_label}="{self.namespace}"}}' if self.namespace else ""

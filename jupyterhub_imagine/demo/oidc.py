@@ -17,6 +17,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+
+def terminate(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM a child process and reap it; SIGKILL it if it outlives ``timeout``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
 DEMO_DIR = Path(__file__).resolve().parent
 SCRIPT = DEMO_DIR / "oidc_provider.mjs"
 USERS_FILE = DEMO_DIR / "users.json"
@@ -174,13 +186,7 @@ class OIDCProvider:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+        terminate(proc, timeout)
         if proc.stdout:
             proc.stdout.close()
 

@@ -6,6 +6,7 @@
 import { InputDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
+import { button, el } from './dom';
 import {
   IMount,
   IPreset,
@@ -24,25 +25,6 @@ export interface IDataPanelOptions {
   model: MountsModel;
   /** Show a folder (server-root relative) in the file browser. */
   open: (path: string) => void;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function button(label: string, onClick: () => void, aria?: string): HTMLButtonElement {
-  const node = el('button', { type: 'button', className: 'jp-Button imagine-Button' }, label);
-  if (aria) {
-    node.setAttribute('aria-label', aria);
-  }
-  node.addEventListener('click', onClick);
-  return node;
 }
 
 export class DataPanel extends Widget {

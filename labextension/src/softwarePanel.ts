@@ -5,31 +5,13 @@
  */
 import { Widget } from '@lumino/widgets';
 
+import { button, el } from './dom';
 import { messageOf } from './mounts';
 import { IKernelRequest, SoftwareModel, matches, stackLabel } from './software';
 
 export const SOFTWARE_PANEL_ID = 'imagine-software-panel';
 /** Most modules rendered at once; the search narrows the rest. */
 const MAX_MODULES = 300;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function button(label: string, onClick: () => void, aria?: string): HTMLButtonElement {
-  const node = el('button', { type: 'button', className: 'jp-Button imagine-Button' }, label);
-  if (aria) {
-    node.setAttribute('aria-label', aria);
-  }
-  node.addEventListener('click', onClick);
-  return node;
-}
 
 function section(title: string, id: string): [HTMLElement, HTMLUListElement] {
   const heading = el('h3', { className: 'imagine-Panel-subtitle', id: `${id}-title` }, title);

@@ -5,27 +5,26 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from tests.support.net import free_port
+from tests.support.oidc import OIDCClient, OIDCProvider
+from tests.support.procs import stop_tree
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "jupyterhub_imagine" / "demo"
 API_SCOPES = ["admin:users", "admin:auth_state", "admin:groups", "list:users"]
 ROLE = {"name": "tests", "services": ["tests"], "scopes": API_SCOPES}
 AUTHENTICATOR = "imagine"  # the entry point of the installed distribution
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def jupyterhub_executable() -> str:
@@ -128,9 +127,31 @@ class Hub:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_tree(proc, timeout=20)
+
+
+VO = "vo.imagine.example"
+
+
+@contextmanager
+def checkin_hub(workdir: Path, **settings: Any) -> Iterator[tuple[Hub, OIDCProvider]]:
+    """A hub whose authenticator logs in at a Check-in shaped dev provider; members of
+    ``egi:vo.imagine.example`` may log in. ``settings`` add to or replace its settings."""
+    hub = Hub(workdir, {})
+    client = OIDCClient(
+        "jupyterhub", "hub-secret", [f"{hub.url}/hub/oauth_callback"], [f"{hub.url}/hub/login"]
+    )
+    op = OIDCProvider(shape="checkin", clients=[client]).start()
+    hub.authenticator = {
+        "issuer": op.issuer,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "allowed_groups": [f"egi:{VO}"],
+        **settings,
+    }
+    try:
+        hub.start()
+        yield hub, op
+    finally:
+        hub.stop()
+        op.stop()

@@ -7,34 +7,18 @@ from typing import Any
 
 import pytest
 
-from tests.auth.hub import Hub
+from tests.auth.hub import VO, Hub, checkin_hub
 from tests.support.browser import in_browser
-from tests.support.oidc import OIDCClient, OIDCProvider
+from tests.support.oidc import OIDCProvider
 
 pytestmark = pytest.mark.e2e
-VO = "vo.imagine.example"
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, OIDCProvider]]:
-    hub = Hub(tmp_path_factory.mktemp("hub"), {})
-    client = OIDCClient(
-        "jupyterhub", "hub-secret", [f"{hub.url}/hub/oauth_callback"], [f"{hub.url}/hub/login"]
-    )
-    op = OIDCProvider(shape="checkin", clients=[client]).start()
-    hub.authenticator = {
-        "issuer": op.issuer,
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "allowed_groups": [f"egi:{VO}"],
-        "enrollment_url": "https://enrol.example.org/",
-    }
-    try:
-        hub.start()
-        yield hub, op
-    finally:
-        hub.stop()
-        op.stop()
+    enrol = "https://enrol.example.org/"
+    with checkin_hub(tmp_path_factory.mktemp("hub"), enrollment_url=enrol) as running:
+        yield running
 
 
 def sign_in(page: Any, hub: Hub, username: str) -> None:

@@ -9,32 +9,14 @@ import jwt
 import pytest
 import requests
 
-from tests.auth.hub import Hub
-from tests.support.oidc import OIDCClient, OIDCProvider, login_at_provider, scripted_login
-
-VO = "vo.imagine.example"
+from tests.auth.hub import VO, Hub, checkin_hub
+from tests.support.oidc import OIDCProvider, login_at_provider, scripted_login
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, OIDCProvider]]:
-    hub = Hub(tmp_path_factory.mktemp("hub"), {})
-    client = OIDCClient(
-        "jupyterhub", "hub-secret", [f"{hub.url}/hub/oauth_callback"], [f"{hub.url}/hub/login"]
-    )
-    op = OIDCProvider(shape="checkin", clients=[client]).start()
-    hub.authenticator = {
-        "issuer": op.issuer,
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "allowed_groups": [f"egi:{VO}"],
-        "jwks_refetch_interval": 0.0,
-    }
-    try:
-        hub.start()
-        yield hub, op
-    finally:
-        hub.stop()
-        op.stop()
+    with checkin_hub(tmp_path_factory.mktemp("hub"), jwks_refetch_interval=0.0) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

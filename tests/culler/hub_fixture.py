@@ -15,6 +15,7 @@ import requests
 
 from jupyterhub_imagine.demo.oidc import DEMO_DIR
 from tests.support.net import free_port
+from tests.support.procs import stop_tree
 
 HERE = Path(__file__).parent
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
@@ -175,13 +176,9 @@ def start_hub(root: Path, users: list[str]) -> RealHub:
             return hub
         except requests.RequestException:
             time.sleep(0.3)
-    proc.terminate()
+    stop_tree(proc)
     raise TimeoutError((root / "hub.log").read_text()[-3000:])
 
 
 def stop_hub(hub: RealHub) -> None:
-    hub.proc.terminate()
-    try:
-        hub.proc.wait(30)
-    except subprocess.TimeoutExpired:
-        hub.proc.kill()
+    stop_tree(hub.proc)

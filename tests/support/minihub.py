@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import requests
 from jupyterhub_imagine.demo.oidc import DEMO_DIR
 
 from .net import free_port
+from .procs import stop_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,12 +93,7 @@ def mini_hub(tmp: Path, config: str, env: dict[str, str] | None = None) -> Itera
         _wait(hub)
         yield hub
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_tree(proc, timeout=60)
 
 
 def _wait(hub: MiniHub, timeout: float = 60) -> None:
