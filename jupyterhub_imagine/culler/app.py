@@ -171,6 +171,14 @@ class IdleGPUCuller(ClassicCulling, Application):
         http://127.0.0.1:10101 (give the hub service the same 'url'). Default:
         $JUPYTERHUB_SERVICE_URL. Empty: no HTTP endpoints.""",
     )
+    bind_url = Unicode(
+        "",
+        config=True,
+        help="""Where the culler's HTTP server listens, when that differs from service_url: in
+        Zero-to-JupyterHub the proxy reaches the hub pod through the hub Service
+        (service_url http://hub:10101) while the culler listens on http://0.0.0.0:10101.
+        Default: $JUPYTERHUB_IMAGINE_CULLER_BIND_URL, else service_url.""",
+    )
     service_prefix = Unicode(
         config=True,
         help="URL prefix the proxy routes to the culler. Default: $JUPYTERHUB_SERVICE_PREFIX, "
@@ -210,6 +218,10 @@ class IdleGPUCuller(ClassicCulling, Application):
     @default("service_name")
     def _service_name(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_NAME", "idle-gpu-culler")
+
+    @default("bind_url")
+    def _bind_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_IMAGINE_CULLER_BIND_URL", "")
 
     @default("service_url")
     def _service_url(self) -> str:
@@ -540,12 +552,27 @@ class IdleGPUCuller(ClassicCulling, Application):
             warnings_of=self.warnings_of,
             metrics_require_auth=self.metrics_require_auth,
         )
-        bind = urlparse(self.service_url)
-        self.log.info("Serving metrics and warnings on %s%s", self.service_url, self.service_prefix)
+        bind = urlparse(self.bind_url or self.service_url)
+        self.log.info(
+            "Serving metrics and warnings on %s%s (listening on %s:%s)",
+            self.service_url,
+            self.service_prefix,
+            bind.hostname,
+            bind.port,
+        )
         return listen(app, bind.hostname or "127.0.0.1", bind.port or 80)
 
     async def run_forever(self) -> None:
-        self.start_web()
+        try:
+            self.start_web()
+        except OSError as e:
+            # culling saves the money: it goes on without the endpoints
+            self.log.error(
+                "Cannot listen on %s (%s): no metrics and no warnings on the hub home page. "
+                "Set IdleGPUCuller.bind_url to an address of this host.",
+                self.bind_url or self.service_url,
+                e,
+            )
         while True:
             started = time.monotonic()
             try:

@@ -270,4 +270,7 @@ def hub_config(values: Mapping[str, Any], hub_secrets: HubSecrets, namespace: st
         if not section[:1].isupper():
             raise ValueError(f"Invalid hub.config section name: {section}")
         c[section].update(cfg)
+    # last, as Z2JH does: each hub.extraConfig snippet, in key order, with `c` in scope
+    for _, code in sorted((get(values, "hub.extraConfig", {}) or {}).items()):
+        exec(compile(code, "hub.extraConfig", "exec"), {"c": c})  # noqa: S102 - the chart's own
     return c

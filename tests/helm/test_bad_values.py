@@ -46,6 +46,14 @@ SCHEMA_CASES = {
         {"imagine": {"culler": {"networkPolicy": {"prometheus": {"port": 70000}}}}},
         ["/imagine/culler/networkPolicy/prometheus/port"],
     ),
+    "culler port out of range": (
+        {"imagine": {"culler": {"endpoints": {"port": 65536}}}},
+        ["/imagine/culler/endpoints/port"],
+    ),
+    "invalid label name": (
+        {"imagine": {"culler": {"endpoints": {"proxyPodLabels": {"not a label!": "x"}}}}},
+        ["not a label!", "does not match pattern"],  # helm names the label, not its path
+    ),
     "invalid object name": (
         {"imagine": {"cvmfs": {"pvc": {"name": "CVMFS_Claim"}}}},
         ["/imagine/cvmfs/pvc/name"],

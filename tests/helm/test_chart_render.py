@@ -55,6 +55,9 @@ EVERYTHING_ON = {
 }
 
 
+CULLER_PORT = {"protocol": "TCP", "port": 10101}
+
+
 def validate_all(objects: list[dict[str, Any]]) -> None:
     assert objects
     for obj in objects:
@@ -93,8 +96,10 @@ def test_every_object_with_everything_on_is_valid(chart: Path, tmp_path: Path):
     assert sorted(d["kind"] for d in objects) == [
         "ClusterRole",
         "ClusterRoleBinding",
-        "NetworkPolicy",
-        "NetworkPolicy",
+        "NetworkPolicy",  # hub -> Prometheus
+        "NetworkPolicy",  # at Prometheus: from the hub
+        "NetworkPolicy",  # proxy -> culler port
+        "NetworkPolicy",  # at the hub: culler port from the proxy
         "PersistentVolumeClaim",
         "Role",
         "RoleBinding",
@@ -171,7 +176,8 @@ def test_existing_storage_class_is_only_referenced(chart: Path, tmp_path: Path):
 
 def test_culler_network_policy_selects_the_hub_pod_and_prometheus(chart: Path):
     rendered = render(chart, EXAMPLES / "keycloak.yaml", release="ai", namespace="ai")
-    (policy,) = rendered.find("NetworkPolicy")
+    policies = {p["metadata"]["name"]: p for p in rendered.find("NetworkPolicy")}
+    policy = policies["ai-imagine-culler-to-prometheus"]
     # the labels Z2JH puts on the hub pod
     assert policy["spec"]["podSelector"] == {"matchLabels": {"component": "hub", "release": "ai"}}
     (rule,) = policy["spec"]["egress"]
@@ -181,6 +187,33 @@ def test_culler_network_policy_selects_the_hub_pod_and_prometheus(chart: Path):
     }
     assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
     assert rule["ports"] == [{"protocol": "TCP", "port": 9090}]
+
+
+def test_the_proxy_and_only_the_proxy_reaches_the_culler_port(chart: Path):
+    rendered = render(chart, EXAMPLES / "keycloak.yaml", release="ai", namespace="ai")
+    policies = {p["metadata"]["name"]: p for p in rendered.find("NetworkPolicy")}
+    hub = {"matchLabels": {"component": "hub", "release": "ai"}}
+    proxy = {"matchLabels": {"component": "proxy", "release": "ai"}}  # Z2JH's proxy pod labels
+    out = policies["ai-imagine-proxy-to-culler"]["spec"]
+    assert out["podSelector"] == proxy and out["policyTypes"] == ["Egress"]
+    assert out["egress"] == [{"to": [{"podSelector": hub}], "ports": [CULLER_PORT]}]
+    into = policies["ai-imagine-culler-from-proxy"]["spec"]
+    assert into["podSelector"] == hub and into["policyTypes"] == ["Ingress"]
+    assert into["ingress"] == [{"from": [{"podSelector": proxy}], "ports": [CULLER_PORT]}]
+    # the same port as the hub Service's extra port and the service URL the proxy routes to
+    values = rendered.hub_values()
+    (extra,) = values["hub"]["service"]["extraPorts"]
+    assert extra["targetPort"] == CULLER_PORT["port"]
+    assert values["hub"]["services"]["imagine-culler"]["url"] == f"http://hub:{extra['port']}"
+
+
+def test_culler_port_policies_can_be_left_out(chart: Path, tmp_path: Path):
+    off = {**REQUIRED, "imagine": {"culler": {"endpoints": {"port": 0}}}}
+    names = [
+        p["metadata"]["name"]
+        for p in render(chart, write_values(tmp_path, off)).find("NetworkPolicy")
+    ]
+    assert not [n for n in names if "proxy" in n]
 
 
 def test_ingress_at_prometheus_lives_in_its_namespace(chart: Path, tmp_path: Path):

@@ -15,6 +15,7 @@ import re
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import kubernetes_validate
 import pytest
@@ -275,3 +276,38 @@ def test_culler_service_from_the_chart(
         )
     else:
         assert isinstance(culler.source, ServerEndpointSource)
+
+
+@pytest.mark.parametrize("example", sorted(SHAPES))
+def test_culler_endpoints_and_home_page_warnings_from_the_chart(
+    chart: Path, tmp_path: Path, example: str, crypt_key: str, monkeypatch: pytest.MonkeyPatch
+):
+    hub = Hub(chart, tmp_path, example, crypt_key)
+    service = hub.service("imagine-culler")
+    announced = urlparse(service["url"])
+    # the proxy reaches the culler through the hub Service's extra port ...
+    assert announced.hostname == "hub"
+    extra_ports = get(hub.values, "hub.service.extraPorts")
+    (port,) = [p for p in extra_ports if p["name"] == "imagine-culler"]
+    assert port["port"] == announced.port
+    # (the NetworkPolicies letting the proxy reach it: tests/helm/test_chart_render.py)
+    # ... where the culler listens, on every address of the hub pod, announcing the Service
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", service["url"])  # as the hub sets it
+    for key, value in service["environment"].items():  # the example's command kept it
+        monkeypatch.setenv(key, value)
+    culler = IdleGPUCuller(store=CullerStore("sqlite://"))
+    culler.initialize(service["command"][1:])
+    assert culler.service_url == service["url"]
+    assert urlparse(culler.bind_url).port == port["targetPort"]
+    assert urlparse(culler.bind_url).hostname == "0.0.0.0"
+    assert service["oauth_no_confirm"] is True  # users are not asked to authorize it
+
+    # the hub home page template that shows the warnings, and users may fetch theirs
+    app = JupyterHub(config=hub.config)
+    homes = [Path(p) / "home.html" for p in app.template_paths]
+    assert any(h.exists() and "imagine-gpu-warning" in h.read_text() for h in homes)
+    assert app.template_vars["imagine_culler_service"] == "imagine-culler"
+    (user,) = [r for r in hub.config.JupyterHub.load_roles if r["name"] == "user"]
+    assert set(user["scopes"]) == {"self", "access:services!service=imagine-culler"}
+    _check_scopes_exist(user["scopes"])

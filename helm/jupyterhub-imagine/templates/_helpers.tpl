@@ -43,6 +43,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end }}
 {{- end }}
 
+{{- define "imagine.proxyPodLabels" -}}
+{{- $labels := merge (dict "release" .Release.Name) .Values.imagine.culler.endpoints.proxyPodLabels }}
+{{- toYaml $labels }}
+{{- end }}
+
 {{- define "imagine.hubPodLabels" -}}
 {{- $labels := merge (dict "release" .Release.Name) .Values.imagine.hub.podLabels }}
 {{- toYaml $labels }}
