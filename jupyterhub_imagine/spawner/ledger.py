@@ -6,8 +6,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .quota import Holding
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,12 @@ class Allocation:
     devices: tuple[str, ...]  # device or MIG instance UUIDs
     profile: str
     since: float
+    user: str = ""
+    groups: tuple[str, ...] = ()  # the user's groups at allocation, for group quotas
+
+    def holding(self) -> Holding:
+        user = self.user or self.server.rsplit("/", 1)[0]  # ledgers written before `user`
+        return Holding(user, frozenset(self.groups), len(self.devices))
 
 
 class AllocationLedger:
@@ -35,14 +44,25 @@ class AllocationLedger:
             raise ValueError(f"GPU allocation ledger {self.path} is corrupt: {exc}") from None
         for server, entry in data.get("allocations", {}).items():
             self._allocations[server] = Allocation(
-                server, tuple(entry["devices"]), entry.get("profile", ""), entry.get("since", 0.0)
+                server,
+                tuple(entry["devices"]),
+                entry.get("profile", ""),
+                entry.get("since", 0.0),
+                entry.get("user", ""),
+                tuple(entry.get("groups", ())),
             )
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "allocations": {
-                a.server: {"devices": list(a.devices), "profile": a.profile, "since": a.since}
+                a.server: {
+                    "devices": list(a.devices),
+                    "profile": a.profile,
+                    "since": a.since,
+                    "user": a.user,
+                    "groups": sorted(a.groups),
+                }
                 for a in self._allocations.values()
             }
         }
@@ -57,12 +77,18 @@ class AllocationLedger:
     def get(self, server: str) -> Allocation | None:
         return self._allocations.get(server)
 
-    def count_for_user(self, user: str) -> int:
-        prefix = f"{user}/"
-        return sum(len(a.devices) for s, a in self._allocations.items() if s.startswith(prefix))
+    def holdings(self) -> dict[str, Holding]:
+        """GPUs held per server, with their users and groups (for quota checks)."""
+        return {s: a.holding() for s, a in self._allocations.items()}
 
     def allocate(
-        self, server: str, candidates: list[str], count: int, profile: str
+        self,
+        server: str,
+        candidates: list[str],
+        count: int,
+        profile: str,
+        user: str = "",
+        groups: Iterable[str] = (),
     ) -> Allocation | None:
         """Take ``count`` free devices among ``candidates`` for ``server``; None if too few."""
         self.release(server, save=False)
@@ -71,7 +97,9 @@ class AllocationLedger:
         if len(free) < count:
             self._save()
             return None
-        allocation = Allocation(server, tuple(free[:count]), profile, time.time())
+        allocation = Allocation(
+            server, tuple(free[:count]), profile, time.time(), user, tuple(sorted(groups))
+        )
         self._allocations[server] = allocation
         self._save()
         return allocation

@@ -15,6 +15,7 @@ from .form import Availability, render_form
 from .ledger import AllocationLedger
 from .local_profiles import candidates_for, derive_profiles
 from .mixin import ImagineSpawnerMixin
+from .quota import Holding, refusal
 
 # One ledger and lock per ledger file per hub process: every spawner instance shares them, which
 # makes allocation and quota checks atomic against concurrent spawns.
@@ -134,18 +135,20 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
         gpu = selection.profile.gpu
         if not gpu.is_gpu:
             return ()
-        cap = self.quota_limits().user_cap(await self.entitlements())
+        wanted = Holding(self.user.name, frozenset(await self.entitlements()), gpu.count)
         ledger, lock = self._ledger()
         async with lock:
-            in_use = ledger.count_for_user(self.user.name)
-            held_here = ledger.get(self._server_key())
-            in_use -= len(held_here.devices) if held_here else 0
-            reason = pm.check_quota(in_use, gpu.count, cap, self.user.name)
+            reason = refusal(ledger.holdings(), self._server_key(), wanted, self.quota_limits())
             if reason:
                 raise SpawnException(reason, reason="quota", status_code=403)
             candidates = candidates_for(gpu, self._inventory())
             allocation = ledger.allocate(
-                self._server_key(), candidates, gpu.count, selection.profile.slug
+                self._server_key(),
+                candidates,
+                gpu.count,
+                selection.profile.slug,
+                user=wanted.user,
+                groups=wanted.groups,
             )
         if allocation is None:
             raise SpawnException(

@@ -34,6 +34,31 @@ class Holding:
     gpus: int
 
 
+def refusal(
+    holdings: Mapping[str, Holding], server: str, wanted: Holding, limits: QuotaLimits
+) -> str | None:
+    """Why ``server`` may not hold ``wanted`` beside the other ``holdings``, or None.
+
+    The server's own current holding is replaced, not added to (a restart of the same server).
+    """
+    if not wanted.gpus:
+        return None
+    others = [h for key, h in holdings.items() if key != server]
+    used = sum(h.gpus for h in others if h.user == wanted.user)
+    reason = check_quota(used, wanted.gpus, limits.user_cap(wanted.groups), wanted.user)
+    if reason:
+        return reason
+    for group, total in sorted(limits.per_group_total.items()):
+        if group in wanted.groups and total:
+            used = sum(h.gpus for h in others if group in h.groups)
+            if used + wanted.gpus > total:
+                return (
+                    f"Members of {group} may use at most {total} GPU(s) together and "
+                    f"{used} are in use; try again when a colleague stops a server."
+                )
+    return None
+
+
 class QuotaBook:
     """Who holds how many GPUs now. Methods never await: each call is atomic in the event loop."""
 
@@ -44,23 +69,11 @@ class QuotaBook:
         self, server: str, user: str, groups: Iterable[str], gpus: int, limits: QuotaLimits
     ) -> str | None:
         """Record ``gpus`` for ``server`` (``user/name``), or return why the limits forbid it."""
-        groups = frozenset(groups)
-        others = [h for key, h in self.holdings.items() if key != server]
-        if gpus:
-            used = sum(h.gpus for h in others if h.user == user)
-            reason = check_quota(used, gpus, limits.user_cap(groups), user)
-            if reason:
-                return reason
-            for group, total in sorted(limits.per_group_total.items()):
-                if group in groups and total:
-                    used = sum(h.gpus for h in others if group in h.groups)
-                    if used + gpus > total:
-                        return (
-                            f"Members of {group} may use at most {total} GPU(s) together and "
-                            f"{used} are in use; try again when a colleague stops a server."
-                        )
-        self.restore(server, Holding(user, groups, gpus))
-        return None
+        holding = Holding(user, frozenset(groups), gpus)
+        reason = refusal(self.holdings, server, holding, limits)
+        if reason is None:
+            self.restore(server, holding)
+        return reason
 
     def restore(self, server: str, holding: Holding) -> None:
         """Record a holding without checks (servers still running after a hub restart)."""

@@ -25,12 +25,16 @@ CONFIG = """
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 0
-c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice"]}}}}
+c.JupyterHub.load_groups = {{
+    "gpu": {{"users": ["alice", "carol", "dan"]}},
+    "team": {{"users": ["carol", "dan"]}},
+}}
 c.JupyterHub.spawner_class = "imagine-local"
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
 c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
 c.ImagineLocalSpawner.ledger_path = "{state}/ledger.json"
 c.ImagineLocalSpawner.gpu_quota_per_user = 2
+c.ImagineLocalSpawner.gpu_quota_per_group_total = {{"team": 3}}
 c.Spawner.consecutive_failure_limit = 3
 c.Spawner.environment = {{"IMAGINE_FAKE_NVML": "{nvml}"}}
 """
@@ -100,12 +104,46 @@ def test_concurrent_spawns_never_exceed_the_gpu_quota(hub):
         results = list(pool.map(spawn, range(20)))
     codes = [r.status_code for r in results]
     assert codes.count(403) >= 18, codes
-    ledger = json.loads(Path(hub.state.parent / "state" / "ledger.json").read_text())
-    held = [d for a in ledger["allocations"].values() for d in a["devices"]]
+    held = [d for a in _ledger(hub)["allocations"].values() for d in a["devices"]]
     assert len(held) <= 2 and len(set(held)) == len(held)
     assert any("at most 2 GPU" in r.text for r in results if r.status_code == 403)
     for i in range(20):
         hub.api("DELETE", f"/users/alice/servers/s{i}")
+    assert hub.alive()
+
+
+def _ledger(hub) -> dict:
+    return json.loads(Path(hub.state.parent / "state" / "ledger.json").read_text())
+
+
+def _wait_no_gpu_held(hub) -> None:
+    for _ in range(240):
+        if not _ledger(hub)["allocations"]:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"GPUs still held: {_ledger(hub)}")
+
+
+def test_group_total_caps_what_members_hold_together(hub):
+    _wait_no_gpu_held(hub)  # earlier tests' servers are gone
+    gpu = {"profile": GPU_SLUG}
+    for user, server in [("carol", "c1"), ("carol", "c2"), ("dan", "d1")]:
+        r = hub.api("POST", f"/users/{user}/servers/{server}", json=gpu)
+        assert r.status_code in (201, 202), r.text
+    # dan is under his own cap (2) but the team holds its 3 together; a GPU is still free
+    r = hub.api("POST", "/users/dan/servers/d2", json=gpu)
+    assert r.status_code == 403, r.text
+    assert "Members of team may use at most 3 GPU(s) together and 3 are in use" in r.text
+    assert len(_ledger(hub)["allocations"]) == 3
+    hub.api("DELETE", "/users/carol/servers/c1")
+    _wait_stopped(hub, "carol", "c1")
+    r = hub.api("POST", "/users/dan/servers/d2", json=gpu)
+    assert r.status_code in (201, 202), r.text
+    held = _ledger(hub)["allocations"]
+    assert held["dan/d2"]["groups"] == ["gpu", "team"] and held["dan/d2"]["user"] == "dan"
+    for user, server in [("carol", "c2"), ("dan", "d1"), ("dan", "d2")]:
+        hub.api("DELETE", f"/users/{user}/servers/{server}")
+    _wait_no_gpu_held(hub)
     assert hub.alive()
 
 

@@ -8,6 +8,7 @@ from jupyterhub_imagine.gpu.nvml import GPUDevice, MigInstance
 from jupyterhub_imagine.spawner import profiles as pm
 from jupyterhub_imagine.spawner.ledger import AllocationLedger
 from jupyterhub_imagine.spawner.local_profiles import candidates_for, derive_profiles
+from jupyterhub_imagine.spawner.quota import Holding
 
 PROFILES = [
     {"display_name": "CPU", "slug": "cpu", "default": True},
@@ -123,13 +124,15 @@ def test_derived_profiles_follow_the_machine():
 def test_ledger_allocates_exclusively_and_survives_reload(tmp_path):
     path = tmp_path / "ledger.json"
     ledger = AllocationLedger(path)
-    a = ledger.allocate("alice/", ["GPU-0", "GPU-1"], 1, "gpu")
+    a = ledger.allocate("alice/", ["GPU-0", "GPU-1"], 1, "gpu", user="alice", groups=["team"])
     b = ledger.allocate("bob/", ["GPU-0", "GPU-1"], 1, "gpu")
     assert a.devices == ("GPU-0",) and b.devices == ("GPU-1",)
     assert ledger.allocate("carol/", ["GPU-0", "GPU-1"], 1, "gpu") is None
     reloaded = AllocationLedger(path)
     assert reloaded.held() == {"GPU-0", "GPU-1"}
-    assert reloaded.count_for_user("alice") == 1
+    held = reloaded.holdings()
+    assert held["alice/"] == Holding("alice", frozenset({"team"}), 1)
+    assert held["bob/"].user == "bob"  # allocated without a user: taken from the server key
     reloaded.release("alice/")
     assert AllocationLedger(path).held() == {"GPU-1"}
 
