@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -185,10 +186,10 @@ async def test_a_repository_whose_client_died_is_broken_enotconn(
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            if os.path.ismount(point):
-                break
+        deadline = time.monotonic() + 30  # rclone can be slow to mount on a loaded machine
+        while not os.path.ismount(point) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        assert os.path.ismount(point), "rclone did not mount the repository"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         body = await _get(jp_fetch)

@@ -113,9 +113,10 @@ async def test_full_start_posts_a_valid_pod_reports_progress_and_stops(fake_api,
         return [e async for e in spawner.progress()]
 
     progress = asyncio.ensure_future(collect())
-    for _ in range(200):
-        if fake_api.created_pods:
-            break
+    deadline = time.monotonic() + 30  # a loaded 2-core machine can take seconds to get here
+    while not fake_api.created_pods and time.monotonic() < deadline:
+        if start.done():
+            start.result()  # a failed start: its exception, not a missing pod
         await asyncio.sleep(0.02)
     (posted,) = fake_api.created_pods
     kubernetes_validate.validate(posted, "1.33.0", strict=True)
