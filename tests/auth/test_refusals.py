@@ -61,28 +61,26 @@ def test_replayed_nonce_is_refused(env: tuple[Hub, OIDCProvider]):
     assert "nonce mismatch" in r.text
 
 
-def test_state_mismatch_is_refused(env: tuple[Hub, OIDCProvider]):
-    hub, _ = env
+def callback_with(hub: Hub, **params: str) -> requests.Response:
+    """Log bob in at the provider, then follow its redirect to the hub with ``params`` changed."""
     s = requests.Session()
     target = login_at_provider(s, hub.url, "bob", "bob")
     assert isinstance(target, str)
     parts = urlparse(target)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    query["state"] = "eyJzdGF0ZV9pZCI6ICJmb3JnZWQifQ"  # {"state_id": "forged"}
-    r = s.get(urlunparse(parts._replace(query=urlencode(query))), allow_redirects=False)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | params
+    return s.get(urlunparse(parts._replace(query=urlencode(query))), allow_redirects=False)
+
+
+def test_state_mismatch_is_refused(env: tuple[Hub, OIDCProvider]):
+    hub, _ = env
+    r = callback_with(hub, state="eyJzdGF0ZV9pZCI6ICJmb3JnZWQifQ")  # {"state_id": "forged"}
     assert r.status_code == 400
     assert "OAuth state mismatch" in r.text
 
 
 def test_wrong_iss_parameter_is_refused(env: tuple[Hub, OIDCProvider]):
     hub, _ = env
-    s = requests.Session()
-    target = login_at_provider(s, hub.url, "bob", "bob")
-    assert isinstance(target, str)
-    parts = urlparse(target)
-    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    query["iss"] = "https://evil.example/"
-    r = s.get(urlunparse(parts._replace(query=urlencode(query))), allow_redirects=False)
+    r = callback_with(hub, iss="https://evil.example/")
     assert r.status_code == 400
     assert "evil.example" in r.text
 

@@ -312,27 +312,6 @@ async def test_periodic_pass_refreshes_only_due_tokens_and_drops_stopped_servers
     assert auth.refreshed == ["alice"]
 
 
-FAKE_KUBECONFIG = """\
-# FAKE: KubeSpawner loads a client configuration when constructed; nothing here is contacted.
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "https://127.0.0.1:9"}}]
-users: [{name: fake, user: {token: fake}}]
-contexts: [{name: fake, context: {cluster: fake, user: fake, namespace: jhub}}]
-current-context: fake
-"""
-
-
-@pytest.fixture
-def fake_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubernetes_asyncio.config import kube_config
-
-    path = tmp_path / "FAKE-kubeconfig.yaml"
-    path.write_text(FAKE_KUBECONFIG)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
-
-
 @pytest.mark.asyncio
 @pytest.mark.usefixtures("fake_kubeconfig")
 async def test_kubernetes_secret_mounted_where_egi_notebooks_put_it() -> None:
