@@ -7,7 +7,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ import requests
 
 from tests.support.net import free_port
 from tests.support.oidc import OIDCClient, OIDCProvider
-from tests.support.procs import stop_tree
+from tests.support.procs import stop_tree, wait_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "jupyterhub_imagine" / "demo"
@@ -92,18 +91,14 @@ class Hub:
         return self
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited ({self.proc.returncode}):\n{self.log}")
-            try:
-                if requests.get(f"{self.url}/hub/api", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"jupyterhub did not answer within {timeout}s:\n{self.log}")
+        assert self.proc is not None
+        wait_answering(
+            lambda: requests.get(f"{self.url}/hub/api", timeout=2).status_code == 200,
+            self.proc,
+            lambda: self.log,
+            "jupyterhub",
+            timeout,
+        )
 
     def wait_exit(self, timeout: float = 60.0) -> int:
         assert self.proc is not None

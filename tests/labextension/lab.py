@@ -24,6 +24,7 @@ import requests
 
 from tests.support import fake_nvml
 from tests.support.net import free_port
+from tests.support.procs import wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "jupyterhub_imagine" / "labextension" / "static"
@@ -132,14 +133,10 @@ def running_lab(tmp: Path, *, poll_interval: float = 0.5, theme: str = "",
 
 
 def _wait(lab: Lab, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited: {lab.log.read_text()[-3000:]}")
-        try:
-            if lab.api("GET", "status").ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"jupyter lab did not start: {lab.log.read_text()[-3000:]}")
+    wait_answering(
+        lambda: lab.api("GET", "status").ok,
+        proc,
+        lambda: lab.log.read_text(errors="replace"),
+        "jupyter lab",
+        timeout,
+    )

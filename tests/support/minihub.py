@@ -7,7 +7,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import requests
 from jupyterhub_imagine.demo.oidc import DEMO_DIR
 
 from .net import free_port
-from .procs import stop_tree
+from .procs import stop_tree, wait_answering
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,14 +96,10 @@ def mini_hub(tmp: Path, config: str, env: dict[str, str] | None = None) -> Itera
 
 
 def _wait(hub: MiniHub, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if hub.process.poll() is not None:
-            raise RuntimeError(f"hub exited: {hub.log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{hub.url}/hub/api", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"hub did not start: {hub.log.read_text()[-3000:]}")
+    wait_answering(
+        lambda: requests.get(f"{hub.url}/hub/api", timeout=2).ok,
+        hub.process,
+        lambda: hub.log.read_text(errors="replace"),
+        "jupyterhub",
+        timeout,
+    )

@@ -12,7 +12,10 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import requests
 
 from jupyterhub_imagine.demo.oidc import terminate
 
@@ -78,3 +81,26 @@ def stop_tree(proc: subprocess.Popen[bytes], timeout: float = 30.0, grace: float
         time.sleep(0.1)
         left = [pid for pid in left if _alive(pid)]
     _signal(left, signal.SIGKILL)
+
+
+def wait_answering(
+    probe: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    log: Callable[[], str],
+    what: str,
+    timeout: float = 60.0,
+) -> None:
+    """Poll ``probe`` until it returns True. A refused connection or a read timeout (a process
+    still starting behind a proxy that already listens, on a loaded machine) counts as "not
+    yet"; the process exiting, or ``timeout`` passing, raises with the tail of its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited ({proc.returncode}):\n{log()[-3000:]}")
+        try:
+            if probe():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not answer within {timeout}s:\n{log()[-3000:]}")
