@@ -24,7 +24,7 @@ def hub_stays_up(env: tuple[Hub, OIDCProvider]) -> Iterator[None]:
     yield
     hub, _ = env
     assert hub.proc is not None and hub.proc.poll() is None
-    assert requests.get(f"{hub.url}/hub/api", timeout=5).status_code == 200
+    assert requests.get(f"{hub.url}/hub/api", timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize(
