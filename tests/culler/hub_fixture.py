@@ -15,7 +15,7 @@ import requests
 
 from jupyterhub_imagine.demo.oidc import DEMO_DIR
 from tests.support.net import free_port
-from tests.support.procs import stop_tree
+from tests.support.procs import stop_tree, wait_answering
 
 HERE = Path(__file__).parent
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
@@ -167,17 +167,17 @@ def start_hub(root: Path, users: list[str]) -> RealHub:
         proc=proc,
         service_port=service_port,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((root / "hub.log").read_text()[-3000:])
-        try:
-            hub.api("GET", "/users")
-            return hub
-        except requests.RequestException:
-            time.sleep(0.3)
-    stop_tree(proc)
-    raise TimeoutError((root / "hub.log").read_text()[-3000:])
+    try:
+        wait_answering(
+            lambda: isinstance(hub.api("GET", "/users", timeout=10), list),
+            proc,
+            lambda: (root / "hub.log").read_text(errors="replace"),
+            "jupyterhub",
+        )
+    except BaseException:
+        stop_tree(proc)
+        raise
+    return hub
 
 
 def stop_hub(hub: RealHub) -> None:
