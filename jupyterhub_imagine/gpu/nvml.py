@@ -13,9 +13,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
+
+from .gpm import GpmMeter
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,8 @@ class MigInstance:
     name: str
     memory_total: int
     memory_used: int = 0
-    utilization: float | None = None  # NVML cannot report utilization per MIG instance
+    # NVML has no utilization counter per MIG instance; GPM measures one on Hopper and newer
+    utilization: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,10 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def visible_device_filter(env: dict[str, str] | None = None) -> set[str] | None:
-    """The devices CUDA_VISIBLE_DEVICES allows (indices or UUIDs); None means all, empty none."""
-    env = os.environ if env is None else env
-    raw = env.get("CUDA_VISIBLE_DEVICES")
+def visible_device_filter(env: Mapping[str, str] | None = None) -> set[str] | None:
+    """The devices CUDA_VISIBLE_DEVICES allows (indices, GPU or MIG UUIDs); None means all,
+    empty none."""
+    raw = (os.environ if env is None else env).get("CUDA_VISIBLE_DEVICES")
     if raw is None:
         return None
     raw = raw.strip()
@@ -75,6 +79,7 @@ class NVMLReader:
         self._nvml = nvml
         self._lock = threading.Lock()
         self._initialized = False
+        self._gpm = GpmMeter()
         self.error: str = ""
 
     def _ensure_init(self) -> bool:
@@ -93,6 +98,7 @@ class NVMLReader:
     def shutdown(self) -> None:
         with self._lock:
             if self._initialized and self._nvml is not None:
+                self._gpm.close(self._nvml)
                 try:
                     self._nvml.nvmlShutdown()
                 except Exception as exc:
@@ -100,7 +106,9 @@ class NVMLReader:
             self._initialized = False
 
     def devices(self, allowed: set[str] | None = None, details: bool = True) -> list[GPUDevice]:
-        """All devices, or those whose index or UUID is in ``allowed``."""
+        """All devices, or those whose index or UUID is in ``allowed``. A MIG instance's UUID in
+        ``allowed`` keeps its GPU with only the allowed instances (and none of the GPU's
+        processes, which belong to other instances' users)."""
         with self._lock:
             if not self._ensure_init():
                 return []
@@ -110,18 +118,26 @@ class NVMLReader:
             for index in range(nvml.nvmlDeviceGetCount()):
                 handle = nvml.nvmlDeviceGetHandleByIndex(index)
                 uuid = _text(nvml.nvmlDeviceGetUUID(handle))
-                if allowed is not None and str(index) not in allowed and uuid not in allowed:
-                    continue
-                result.append(self._read_device(nvml, index, handle, uuid, details))
+                whole = allowed is None or str(index) in allowed or uuid in allowed
+                mig = self._mig(nvml, handle, uuid, None if whole else allowed, details)
+                if whole or mig:
+                    result.append(self._read_device(nvml, index, handle, uuid, details, mig, whole))
             return result
 
     def _read_device(
-        self, nvml: Any, index: int, handle: Any, uuid: str, details: bool
+        self,
+        nvml: Any,
+        index: int,
+        handle: Any,
+        uuid: str,
+        details: bool,
+        mig: list[MigInstance],
+        whole: bool,
     ) -> GPUDevice:
         memory = nvml.nvmlDeviceGetMemoryInfo(handle)
         name = _text(nvml.nvmlDeviceGetName(handle))
         if not details:
-            return GPUDevice(index, uuid, name, int(memory.total), mig=self._mig(nvml, handle))
+            return GPUDevice(index, uuid, name, int(memory.total), mig=mig)
         return GPUDevice(
             index=index,
             uuid=uuid,
@@ -129,8 +145,8 @@ class NVMLReader:
             memory_total=int(memory.total),
             memory_used=int(memory.used),
             utilization=self._utilization(nvml, handle),
-            processes=self._processes(nvml, handle),
-            mig=self._mig(nvml, handle),
+            processes=self._processes(nvml, handle) if whole else [],
+            mig=mig,
         )
 
     @staticmethod
@@ -148,8 +164,10 @@ class NVMLReader:
             return []
         return [{"pid": int(p.pid), "memory_used": int(p.usedGpuMemory or 0)} for p in procs]
 
-    @staticmethod
-    def _mig(nvml: Any, handle: Any) -> list[MigInstance]:
+    def _mig(
+        self, nvml: Any, handle: Any, uuid: str, allowed: set[str] | None, details: bool
+    ) -> list[MigInstance]:
+        """The GPU's MIG instances (those in ``allowed``, unless it is None)."""
         try:
             current, _pending = nvml.nvmlDeviceGetMigMode(handle)
         except Exception:
@@ -162,13 +180,20 @@ class NVMLReader:
                 mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, i)
             except Exception:
                 continue  # slot not populated
+            mig_uuid = _text(nvml.nvmlDeviceGetUUID(mig))
+            if allowed is not None and mig_uuid not in allowed:
+                continue
             memory = nvml.nvmlDeviceGetMemoryInfo(mig)
+            utilization = None
+            if details:
+                utilization = self._gpm.mig_utilization(nvml, handle, uuid, mig, mig_uuid)
             instances.append(
                 MigInstance(
-                    uuid=_text(nvml.nvmlDeviceGetUUID(mig)),
+                    uuid=mig_uuid,
                     name=_text(nvml.nvmlDeviceGetName(mig)),
                     memory_total=int(memory.total),
                     memory_used=int(memory.used),
+                    utilization=utilization,
                 )
             )
         return instances

@@ -62,7 +62,7 @@ export interface IGpuSeries {
   label: string;
   /** Full device name. */
   name: string;
-  /** A MIG instance: NVML cannot report its utilization. */
+  /** A MIG instance: NVML reports its utilization only through GPM (Hopper and newer). */
   mig: boolean;
   memoryUsed: number;
   memoryTotal: number;
@@ -132,7 +132,7 @@ export class GpuHistory {
       };
       track.points.push({
         time: sample.sampled_at,
-        utilization: mig ? null : entry.utilization,
+        utilization: entry.utilization,
         memory: memoryFraction(entry.memoryUsed, entry.memoryTotal)
       });
       tracks.set(key, track);

@@ -117,21 +117,23 @@ class Chart {
     const latest = series.points[series.points.length - 1];
     const memory =
       `Memory ${formatGiB(series.memoryUsed)}/${formatGiB(series.memoryTotal)} GiB`;
-    this._values.textContent = series.mig
-      ? `${memory} · utilization n/a`
-      : `Utilization ${formatUtilization(latest?.utilization ?? null)} · ${memory}`;
+    // a MIG instance has a utilization only where GPM measures it (Hopper and newer)
+    const measured = !series.mig || series.points.some(p => p.utilization !== null);
+    this._values.textContent = measured
+      ? `Utilization ${formatUtilization(latest?.utilization ?? null)} · ${memory}`
+      : `${memory} · utilization n/a`;
     this._svg.setAttribute('aria-label', chartLabel(series));
     this._memory.setAttribute('d', linePath(series.points.map(p => p.memory), capacity));
     this._utilization.setAttribute(
       'd',
-      series.mig
-        ? ''
-        : linePath(
+      measured
+        ? linePath(
             series.points.map(p => (p.utilization === null ? null : p.utilization / 100)),
             capacity
           )
+        : ''
     );
-    this._utilization.style.display = series.mig ? 'none' : '';
+    this._utilization.style.display = measured ? '' : 'none';
   }
 
   private readonly _heading = document.createElement('span');

@@ -210,6 +210,25 @@ describe('GpuPanel', () => {
     panel.dispose();
   });
 
+  it('charts a MIG instance whose utilization GPM measures (Hopper and newer)', () => {
+    const history = new GpuHistory();
+    const measured = (utilization: number | null, at: number) => {
+      const sample = migSample();
+      sample.gpus[0].mig[0].utilization = utilization;
+      return { ...sample, sampled_at: at };
+    };
+    history.add(measured(null, 1)); // GPM's first read has nothing to compare with
+    history.add(measured(40, 2));
+    const panel = attached(history);
+    const chart = panel.node.querySelector('.imagine-GpuChart') as HTMLElement;
+    expect(chart.textContent).toContain('Utilization 40%');
+    expect(chart.textContent).not.toContain('n/a');
+    const line = chart.querySelector('.imagine-GpuChart-utilization') as SVGPathElement;
+    expect(line.getAttribute('d')).not.toBe('');
+    expect(line.style.display).toBe('');
+    panel.dispose();
+  });
+
   it('says why there is no chart, and redraws a hidden panel once shown', async () => {
     const scheduler = new ManualScheduler();
     const model = new GpuStatusModel({

@@ -79,3 +79,47 @@ def test_sampler_caches_within_its_window(nvml_state):
     assert sampler.sample()["gpus"][0]["utilization"] == 10
     now[0] = 2.0
     assert sampler.sample()["gpus"][0]["utilization"] == 90
+
+
+def test_mig_activity_on_a_gpm_gpu_is_measured_between_two_reads(nvml_state):
+    """Hopper+ (FAKE GPM): the first read has nothing to compare with, later reads give the
+    instance's activity since the previous read; every sample is freed at shutdown."""
+    nvml_state([fake_nvml.mig_h100("GPU-H", [85.0, 0.0])])
+    reader = NVMLReader(fake_nvml)
+    first = reader.devices()[0]
+    assert [m.utilization for m in first.mig] == [None, None]
+    assert first.utilization is None  # the whole GPU has no counter in MIG mode
+    assert [m.utilization for m in reader.devices()[0].mig] == [85.0, 0.0]
+    nvml_state([fake_nvml.mig_h100("GPU-H", [3.0, 60.0])])
+    assert [m.utilization for m in reader.devices()[0].mig] == [3.0, 60.0]
+    assert fake_nvml.live_gpm_samples() == 2  # one kept per instance
+    reader.shutdown()
+    assert fake_nvml.live_gpm_samples() == 0
+
+
+def test_mig_without_gpm_or_with_a_failing_sample_stays_not_available(nvml_state):
+    h100 = fake_nvml.mig_h100("GPU-H", [50.0])
+    h100["mig"][0]["gpm_error"] = True
+    nvml_state([fake_nvml.mig_a100("GPU-A", ["1g.5gb"]), h100])
+    reader = NVMLReader(fake_nvml)
+    for _ in range(3):
+        assert [m.utilization for d in reader.devices() for m in d.mig] == [None, None]
+    assert fake_nvml.live_gpm_samples() == 0
+
+
+def test_a_mig_uuid_in_cuda_visible_devices_shows_only_that_instance(nvml_state):
+    """The local backend hands out MIG slices by UUID: the server sees its slice, not the
+    other slices of the same GPU nor the processes of their users."""
+    h100 = fake_nvml.mig_h100("GPU-H", [10.0, 90.0, 0.0])
+    h100["processes"] = [{"pid": 4242, "memory_used": 2**30}]
+    nvml_state([fake_nvml.a100("GPU-0"), h100])
+    allowed = visible_device_filter({"CUDA_VISIBLE_DEVICES": "MIG-GPU-H-1"})
+    sampler = GPUSampler(NVMLReader(fake_nvml), allowed, cache_seconds=0)
+    sampler.sample()
+    report = sampler.sample()
+    assert report["available"] is True
+    [gpu] = report["gpus"]
+    assert gpu["uuid"] == "GPU-H" and gpu["processes"] == []
+    assert [(m["uuid"], m["utilization"]) for m in gpu["mig"]] == [("MIG-GPU-H-1", 90.0)]
+    whole = GPUSampler(NVMLReader(fake_nvml), {"GPU-H"}).sample()["gpus"][0]
+    assert len(whole["mig"]) == 3 and whole["processes"] == [{"pid": 4242, "memory_used": 2**30}]

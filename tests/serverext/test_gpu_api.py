@@ -12,11 +12,16 @@ from tests.support import fake_nvml
 
 @pytest.fixture
 def nvml_file(tmp_path, monkeypatch, request):
-    """Two fake A100s; the server is given the one named by the cuda_visible marker (GPU-1)."""
+    """Two fake A100s and an H100 in MIG mode; the server is given what the cuda_visible marker
+    names (GPU-1 by default)."""
     path = tmp_path / "nvml.json"
     fake_nvml.write_state(
         str(path),
-        [fake_nvml.a100("GPU-0", utilization=99), fake_nvml.a100("GPU-1", 37, 3 * 2**30)],
+        [
+            fake_nvml.a100("GPU-0", utilization=99),
+            fake_nvml.a100("GPU-1", 37, 3 * 2**30),
+            fake_nvml.mig_h100("GPU-H", [5.0, 70.0]),
+        ],
     )
     marker = request.node.get_closest_marker("cuda_visible")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", marker.args[0] if marker else "GPU-1")
@@ -51,6 +56,15 @@ async def test_gpu_says_no_gpu_clearly(jp_fetch):
     body = json.loads((await jp_fetch("jupyterhub-imagine", "api", "gpu")).body)
     assert body == {**body, "available": False, "gpus": []}
     assert "No GPU" in body["message"]
+
+
+@pytest.mark.cuda_visible("MIG-GPU-H-1")
+async def test_a_mig_slice_reports_its_own_activity_from_the_second_read(jp_fetch):
+    first = json.loads((await jp_fetch("jupyterhub-imagine", "api", "gpu")).body)
+    [gpu] = first["gpus"]
+    assert [(m["uuid"], m["utilization"]) for m in gpu["mig"]] == [("MIG-GPU-H-1", None)]
+    later = json.loads((await jp_fetch("jupyterhub-imagine", "api", "gpu")).body)
+    assert [m["utilization"] for m in later["gpus"][0]["mig"]] == [70.0]
 
 
 async def test_status_names_the_profile(jp_fetch):
