@@ -1,4 +1,4 @@
-"""Stopping a test hub together with what it started.
+"""Waiting for a test process to answer, and stopping a test hub together with what it started.
 
 JupyterHub starts configurable-http-proxy and local single-user servers in sessions of their
 own (so that signals to the hub do not reach them), so killing the hub's process group misses
