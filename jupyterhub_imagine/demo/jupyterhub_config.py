@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-import jupyterhub_imagine
+from jupyterhub_imagine.culler.hubconfig import wire_culler
 
 env = os.environ
 state = Path(env["IMAGINE_DEMO_DIR"])
@@ -60,7 +60,7 @@ if os.geteuid() == 0:
 # --- The idle-GPU culler, as a hub service with only the scopes it needs -------------------------
 c.JupyterHub.services = [
     {
-        "name": "idle-gpu-culler",
+        "name": "imagine-culler",
         "command": [
             str(Path(sys.executable).with_name("jupyterhub-imagine-culler")),
             "--IdleGPUCuller.activity_source=server",
@@ -73,18 +73,8 @@ c.JupyterHub.services = [
         "oauth_no_confirm": True,
     }
 ]
-c.JupyterHub.load_roles = [
-    {
-        "name": "idle-gpu-culler",
-        "services": ["idle-gpu-culler"],
-        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers",
-                   "access:servers"],
-    },
-    # users may read their own cull warnings from the culler (shown on the hub's home page)
-    {"name": "user", "scopes": ["self", "access:services!service=idle-gpu-culler"]},
-]
-c.JupyterHub.template_paths = [str(Path(jupyterhub_imagine.__file__).parent / "templates")]
-c.JupyterHub.template_vars = {"imagine_culler_service": "idle-gpu-culler"}
+# its role and scopes, users' access to their warnings, the home page showing them
+wire_culler(c)
 
 extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
 if extra:

@@ -9,12 +9,13 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, List, Unicode, default
 
+from .. import contract
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
 from .handlers import GPUHandler, StatusHandler
 from .mounts.manager import ImagineMountManager
 from .software.catalog import ImagineSoftwareCatalog
 
-API_PREFIX = "jupyterhub-imagine/api"
+API_PREFIX = contract.API_PREFIX
 
 
 class AsyncGPUSampler:
@@ -55,10 +56,11 @@ class ImagineServerExtension(ExtensionApp):
     )
     culler_services = List(
         Unicode(),
-        default_value=["idle-gpu-culler"],
         config=True,
         help="""Names of the hub services allowed to set and clear cull warnings on this server
-        (the idle-GPU culler's service name). Users and other services get 403.""",
+        (the idle-GPU culler's service name). Users and other services get 403. Default: the
+        name the spawner hands the server in $JUPYTERHUB_IMAGINE_CULLER_SERVICE, else
+        'imagine-culler'.""",
     )
     culling_sample_every = Float(
         10.0,
@@ -86,7 +88,11 @@ class ImagineServerExtension(ExtensionApp):
 
     @default("profile")
     def _profile_default(self) -> str:
-        return os.environ.get("JUPYTERHUB_IMAGINE_PROFILE", "")
+        return os.environ.get(contract.ENV_PROFILE, "")
+
+    @default("culler_services")
+    def _culler_services_default(self) -> list[str]:
+        return [contract.culler_service_from_env()]
 
     @default("hub_prefix")
     def _hub_prefix_default(self) -> str:

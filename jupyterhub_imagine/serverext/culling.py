@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Collection
 from typing import Any, NoReturn, Protocol
@@ -18,9 +17,19 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..contract import (
+    PRESENCE_KINDS,
+    ROUTE_ACTIVITY,
+    ROUTE_KEEP,
+    ROUTE_PRESENCE,
+    ROUTE_WARNING,
+    Activity,
+    ContractError,
+    CullWarning,
+)
+
 log = logging.getLogger(__name__)
 
-PRESENCE_KINDS = frozenset({"key", "click", "focus"})
 SETTINGS_KEY = "imagine_culling"
 SAMPLER_KEY = "imagine_gpu_sampler"
 
@@ -51,37 +60,13 @@ class InvalidWarning(CullingError):
     reason = "invalid-warning"
 
 
-def _number(body: dict[str, Any], key: str, *, minimum: float = 0.0) -> float:
-    value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidWarning(f"warning field {key!r} must be a number, got {value!r}")
-    if value < minimum:
-        raise InvalidWarning(f"warning field {key!r} must be >= {minimum:g}, got {value!r}")
-    return float(value)
-
-
 def validate_warning(body: object) -> dict[str, Any]:
-    """Check a warning PUT by the culler and return its normalised form."""
-    if not isinstance(body, dict):
-        raise InvalidWarning("the warning must be a JSON object")
-    left = body.get("postponements_left")
-    if isinstance(left, bool) or not isinstance(left, int) or left < 0:
-        raise InvalidWarning(f"'postponements_left' must be an integer >= 0, got {left!r}")
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        raise InvalidWarning("'reason' must be a string")
-    issued_at = _number(body, "issued_at")
-    stop_at = _number(body, "stop_at")
-    if stop_at < issued_at:
-        raise InvalidWarning("'stop_at' must not be before 'issued_at'")
-    return {
-        "issued_at": issued_at,
-        "stop_at": stop_at,
-        "reason": reason,
-        "postponements_left": left,
-        "postpone_by": _number(body, "postpone_by"),
-        "keep_requested_at": None,
-    }
+    """Check a warning PUT by the culler (the contract's CullWarning) and return it as JSON."""
+    try:
+        warning = CullWarning.parse(body)
+    except ContractError as e:
+        raise InvalidWarning(str(e)) from None
+    return {**warning.to_json(), "keep_requested_at": None}
 
 
 class Sampler(Protocol):
@@ -248,13 +233,14 @@ class CullingState:
         skew between nodes does not move presence or "keep" answers.
         """
         gpu = self.take_peaks({k: v for k, v in gpu.items() if k != "warning"})
-        return {
-            "now": self.clock(),
-            "gpu": gpu,
-            "last_presence": self.last_presence,
-            "keep_requested_at": self.keep_requested_at,
-            "warning": self.warning_payload(),
-        }
+        warning = self._warning
+        return Activity(
+            now=self.clock(),
+            gpu=gpu,
+            last_presence=self.last_presence,
+            keep_requested_at=self.keep_requested_at,
+            warning=CullWarning.parse(warning) if warning is not None else None,
+        ).to_json()
 
 
 class _CullingHandler(APIHandler):
@@ -371,8 +357,8 @@ class KeepHandler(_CullingHandler):
 
 
 handlers: list[tuple[str, type[APIHandler]]] = [
-    ("activity", ActivityHandler),
-    ("presence", PresenceHandler),
-    ("warning", WarningHandler),
-    ("warning/keep", KeepHandler),
+    (ROUTE_ACTIVITY, ActivityHandler),
+    (ROUTE_PRESENCE, PresenceHandler),
+    (ROUTE_WARNING, WarningHandler),
+    (ROUTE_KEEP, KeepHandler),
 ]
