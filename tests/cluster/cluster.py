@@ -61,13 +61,12 @@ ADMIN_SCOPES = ["admin:users", "admin:servers", "admin:auth_state", "tokens", "l
 # Fast culler settings for the journeys (seconds).
 FAST_CULLER = {"cull_every": 1, "gpu_idle_timeout": 5, "warning_lead": 8, "postpone_by": 30}
 GPU_USERS = ("ada", "ben", "cy", "dee")
+DEFAULT_CULLER = "imagine-culler"  # the chart's name for the culler service
 
 
-def culler_command(service: str, **settings: Any) -> list[str]:
+def culler_command(**settings: Any) -> list[str]:
     """The example's culler command with ``settings`` (and FAST_CULLER) added."""
-    example = load_example(EXAMPLE)
-    command = list(get(example, f"jupyterhub.hub.services.{service}.command")
-                   or get(example, "jupyterhub.hub.services.imagine-culler.command"))
+    command = list(get(load_example(EXAMPLE), "jupyterhub.hub.services.imagine-culler.command"))
     for key, value in {**FAST_CULLER, **settings}.items():
         command.append(f"--IdleGPUCuller.{key}={value}")
     return command
@@ -120,7 +119,7 @@ class EmulatedCluster:
     """The chart deployed on the emulated cluster; ``start()``, use, ``stop()``."""
 
     def __init__(self, tmp: Path, overlay: Mapping[str, Any] | None = None,
-                 culler_service: str = "imagine-culler", **culler: Any) -> None:
+                 culler_service: str = DEFAULT_CULLER, **culler: Any) -> None:
         self.tmp = tmp
         self.extra_overlay = dict(overlay or {})
         self.culler_service = culler_service
@@ -193,15 +192,16 @@ class EmulatedCluster:
         """Values the admin of this deployment adds to the example (see the module doc)."""
         assert self.provider is not None
         name = self.culler_service
+        culler: dict[str, Any] = {"command": culler_command(**self.culler_settings)}
+        if name != DEFAULT_CULLER:
+            culler["name"] = name  # Z2JH: an entry's `name` replaces its key as the name
+        services: dict[str, Any] = {DEFAULT_CULLER: culler, ADMIN: {}}
         hub: dict[str, Any] = {
             "config": {"ImagineOAuthenticator": {
                 "issuer": self.provider.issuer,
                 "oauth_callback_url": f"{self.public_url}/hub/oauth_callback",
             }},
-            "services": {
-                name: {"command": culler_command(name, **self.culler_settings)},
-                ADMIN: {},
-            },
+            "services": services,
             "loadRoles": {ADMIN: {"scopes": ADMIN_SCOPES, "services": [ADMIN]}},
         }
         return {"jupyterhub": {"hub": hub}}
@@ -437,3 +437,60 @@ class EmulatedCluster:
         (pid,) = self.culler_pids()
         os.kill(pid, signal.SIGKILL)
         return pid
+
+    def start_servers(self, names: list[str], profile: str = GPU_PROFILE) -> list[PodProcess]:
+        """Start several servers at once; their pods once all are ready."""
+        for name in names:
+            r = self.spawn(name, profile)
+            assert r.status_code in (201, 202), f"spawn of {name}: {r.status_code} {r.text}"
+        for name in names:
+            self.wait_for(f"{name}'s server to be ready", lambda: self.server(name).get("ready"))
+        return [self.pod(name) for name in names]
+
+    def stop_servers(self, names: list[str]) -> None:
+        """Stop the servers of ``names`` that run (for test clean-up)."""
+        for name in names:
+            if self.hub is not None and self.server(name):
+                self.admin_api("DELETE", f"/users/{quote(hub_user(name), safe='')}/server")
+        for name in names:
+            if self.hub is not None:
+                self.wait_for(f"{name}'s server to stop", lambda: not self.server(name))
+
+    def warning(self, name: str) -> dict[str, Any] | None:
+        """The warning ``name``'s server holds, as its user sees it."""
+        r = self.server_api(name, "GET", "jupyterhub-imagine/api/warning", token=self.token(name))
+        assert r.status_code == 200, r.text
+        return r.json()["warning"]  # type: ignore[no-any-return]
+
+    def token(self, name: str) -> str:
+        """One API token per user for this cluster's life."""
+        tokens: dict[str, str] = self.__dict__.setdefault("_tokens", {})
+        if name not in tokens:
+            tokens[name] = self.user_token(name)
+        return tokens[name]
+
+    def metrics(self) -> dict[str, float]:
+        """The culler's metrics (``name{labels}`` -> value), through the proxy."""
+        r = requests.get(f"{self.public_url}/services/{self.culler_service}/metrics",
+                         headers={"Authorization": f"token {self.admin_token}"}, timeout=10)
+        if r.status_code != 200:
+            return {}
+        out = {}
+        for line in r.text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                out[key] = float(value)
+        return out
+
+    def wait_cycle_after(self, when: float, timeout: float = 60) -> None:
+        """Wait until a culler cycle has ended after ``when`` (seconds since the epoch)."""
+        self.wait_for(
+            f"a culler cycle after {when}",
+            lambda: self.metrics().get("imagine_culler_last_cycle_timestamp_seconds", 0) > when,
+            timeout,
+        )
+
+    def pod_gone(self, name: str) -> bool:
+        user = hub_user(name)
+        return not any(p["metadata"].get("annotations", {}).get("hub.jupyter.org/username") == user
+                       for p in self.pods().values())

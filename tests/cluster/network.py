@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 HUB_API_PORT = 8081
 PROXY_PUBLIC_PORT = 8000
@@ -205,8 +206,8 @@ class ServiceProxy:
         except (aiohttp.ClientError, OSError):
             return web.Response(status=502, text="the hub pod does not answer")
         async with upstream:
-            out_headers = {k: v for k, v in upstream.headers.items()
-                           if k.lower() not in HOP_HEADERS}
+            out_headers = CIMultiDict((k, v) for k, v in upstream.headers.items()
+                                      if k.lower() not in HOP_HEADERS)  # many Set-Cookie
             if upstream.headers.get("Content-Encoding"):
                 out_headers["Content-Encoding"] = upstream.headers["Content-Encoding"]
             kind = upstream.headers.get("Content-Type", "")
