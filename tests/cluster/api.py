@@ -64,9 +64,9 @@ def fits(pod: dict[str, Any], node: dict[str, Any], used: dict[str, int]) -> boo
     allocatable = node["status"].get("allocatable") or {}
     for container in spec["containers"]:
         for name, value in ((container.get("resources") or {}).get("limits") or {}).items():
-            if name.startswith("nvidia.com/"):
-                if used.get(name, 0) + int(value) > int(allocatable.get(name, 0)):
-                    return False
+            taken = used.get(name, 0) + int(value)
+            if name.startswith("nvidia.com/") and taken > int(allocatable.get(name, 0)):
+                return False
     return True
 
 

@@ -43,8 +43,14 @@ from tests.support.procs import descendants, stop_tree, wait_answering
 
 from .api import ClusterAPI
 from .kubelet import VENV_BIN, PodProcess
-from .network import HUB_API_PORT, PROXY_API_PORT, PROXY_PUBLIC_PORT, Network, ServiceProxy
-from .network import Services
+from .network import (
+    HUB_API_PORT,
+    PROXY_API_PORT,
+    PROXY_PUBLIC_PORT,
+    Network,
+    ServiceProxy,
+    Services,
+)
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -444,7 +450,8 @@ class EmulatedCluster:
             r = self.spawn(name, profile)
             assert r.status_code in (201, 202), f"spawn of {name}: {r.status_code} {r.text}"
         for name in names:
-            self.wait_for(f"{name}'s server to be ready", lambda: self.server(name).get("ready"))
+            self.wait_for(f"{name}'s server to be ready",
+                          lambda name=name: self.server(name).get("ready"))  # type: ignore[misc]
         return [self.pod(name) for name in names]
 
     def stop_servers(self, names: list[str]) -> None:
@@ -454,7 +461,8 @@ class EmulatedCluster:
                 self.admin_api("DELETE", f"/users/{quote(hub_user(name), safe='')}/server")
         for name in names:
             if self.hub is not None:
-                self.wait_for(f"{name}'s server to stop", lambda: not self.server(name))
+                self.wait_for(f"{name}'s server to stop",
+                              lambda name=name: not self.server(name))  # type: ignore[misc]
 
     def warning(self, name: str) -> dict[str, Any] | None:
         """The warning ``name``'s server holds, as its user sees it."""
