@@ -1,5 +1,6 @@
-"""IdleGPUCuller against a real JupyterHub with real servers (local processes) and an
-injected clock; GPU activity from the servers' own endpoint with a fake NVML sampler."""
+"""IdleGPUCuller against a real JupyterHub with real servers (local processes) running the real
+server extension, and an injected clock; GPU activity from the servers' own endpoint, over a
+FAKE NVML (no GPU here)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ import pytest
 
 from jupyterhub_imagine.culler.app import IdleGPUCuller
 from jupyterhub_imagine.culler.decide import Action
+from tests.support import fake_nvml
 
 from .hub_fixture import CULLER_TOKEN, RealHub, start_hub, stop_hub
 
 pytestmark = pytest.mark.timeout(240)
 
 USERS = ["alice", "bob", "carol", "dave", "erin"]
-IDLE = {"available": True, "message": "", "gpus": [{"index": 0, "utilization": 0.0}]}
-BUSY = {"available": True, "message": "", "gpus": [{"index": 0, "utilization": 90.0}]}
-NO_GPU = {"available": False, "message": "No GPU is assigned to this server.", "gpus": []}
-MIG_UNKNOWN = {"available": True, "gpus": [{"index": 0, "utilization": None, "mig": [{}]}]}
+# FAKE NVML devices each server sees (no GPU here)
+IDLE = [fake_nvml.a100("GPU-idle", utilization=0.0)]
+BUSY = [fake_nvml.a100("GPU-busy", utilization=90.0)]
+NO_GPU: list[dict[str, Any]] = []
+MIG_UNKNOWN = [fake_nvml.mig_a100("GPU-mig", ["1g.5gb"])]  # no GPM: activity unknown
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +128,8 @@ async def test_gpu_culling_cycle_by_cycle(hub: RealHub, tmp_path: Path) -> None:
     assert state["bob"] and state["carol"] and state["dave"] and state["erin"]
     assert seen[-1]["carol/"] == Action.NONE
     # keep at c2 + postpone_by 240 s = c6; carol's last presence then 240 s old
-    await cycle()  # c6
-    assert seen[-1]["carol/"] == Action.STOP
+    report = await cycle()  # c6
+    assert seen[-1]["carol/"] == Action.STOP, report.decisions["carol/"].reason
     await cycle()
     state = running(hub)
     assert not state["carol"]
