@@ -22,9 +22,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when it left processes or FUSE mounts behind (checked on full runs)."""
     if not _BEFORE or session.config.getoption("collectonly"):
         return
-    from tests.support import leaks
-
     import sys
+
+    from tests.support import leaks
 
     basetemp = str(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
     mine = (str(Path(__file__).resolve().parents[1]), sys.prefix, basetemp)

@@ -2,8 +2,8 @@
 real Prometheus), the users' warnings on the hub home page (HTTP client and Chromium), the
 Prometheus source inside the real-hub loop, lost warnings re-sent, and hub 5xx during cycles.
 
-Fakes: NVML (the FAKE module of tests/support/fake_nvml.py, a device file per user) and the DCGM exporter
-(a loopback text exposition whose values the test sets); everything else is real.
+Fakes: NVML (the FAKE module of tests/support/fake_nvml.py, a device file per user) and the
+DCGM exporter (a loopback text exposition whose values the test sets); everything else is real.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def fuse_mounts() -> set[str]:
         lines = Path("/proc/self/mounts").read_text().splitlines()
     except OSError:
         return set()
-    return {line.split()[1] for line in lines if len(line.split()) > 2 and "fuse" in line.split()[2]}
+    fields = [line.split() for line in lines]
+    return {f[1] for f in fields if len(f) > 2 and "fuse" in f[2]}
 
 
 def leftovers(
