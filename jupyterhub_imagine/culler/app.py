@@ -4,6 +4,7 @@ jupyterhub-idle-culler's classic loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -206,6 +207,11 @@ class IdleGPUCuller(ClassicCulling, Application):
     clock = CallableTrait(time.time, help="Seconds since the epoch; replaced in tests.")
     source = AnyTrait(None, allow_none=True, help="An ActivitySource; built from config if None.")
     store = AnyTrait(None, allow_none=True, help="A CullerStore; built from db_url if None.")
+
+    @default("log_level")
+    def _log_level_default(self) -> int:
+        # decisions (warn, postpone, stop) are logged at INFO: an admin sees them by default
+        return logging.INFO
 
     @default("api_url")
     def _api_url(self) -> str:
@@ -447,7 +453,10 @@ class IdleGPUCuller(ClassicCulling, Application):
             self.metrics.count_event(action, reason)
         self.warnings = self.pending_warnings(gpu_servers, records)
         if self.cull_cpu_servers:
-            await self.cull_cpu(servers)
+            stops = await self.cull_cpu(servers)
+            self.store.record_events(stops)
+            for _, _, action, reason in stops:
+                self.metrics.count_event(action, reason)
 
     async def absent(
         self, records: list[ServerRecord], report: CycleReport

@@ -8,6 +8,7 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, List, Unicode, default
+from traitlets.utils.importstring import import_item
 
 from .. import contract
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
@@ -68,6 +69,12 @@ class ImagineServerExtension(ExtensionApp):
         help="""Seconds between background GPU samples whose peak is reported to the culler, so
         GPU work between two culler cycles is not mistaken for idleness; 0: off.""",
     )
+    clock = Unicode(
+        "time.time",
+        config=True,
+        help="""Dotted name of the function giving the time (seconds since the epoch) of
+        presence, warnings and "keep" answers. Only tests change it, to a FAKE clock.""",
+    )
     hub_prefix = Unicode(
         config=True,
         help="URL prefix of the hub, used for share links (default: from $JUPYTERHUB_BASE_URL).",
@@ -121,7 +128,9 @@ class ImagineServerExtension(ExtensionApp):
         from . import culling
 
         self.settings["imagine_culling"] = culling.CullingState(
-            culler_services=tuple(self.culler_services), sample_every=self.culling_sample_every
+            culler_services=tuple(self.culler_services),
+            sample_every=self.culling_sample_every,
+            clock=import_item(self.clock),
         )
 
     def _init_mounts(self) -> None:

@@ -233,9 +233,14 @@ class CullingState:
         skew between nodes does not move presence or "keep" answers.
         """
         gpu = self.take_peaks({k: v for k, v in gpu.items() if k != "warning"})
+        now = self.clock()
+        sampled_at = gpu.get("sampled_at")
+        if isinstance(sampled_at, (int, float)) and self.clock is not time.time:
+            # the sampler stamps with the wall clock: keep the sample's age on our clock
+            gpu["sampled_at"] = now - max(time.time() - sampled_at, 0.0)
         warning = self._warning
         return Activity(
-            now=self.clock(),
+            now=now,
             gpu=gpu,
             last_presence=self.last_presence,
             keep_requested_at=self.keep_requested_at,
