@@ -208,12 +208,18 @@ def _maybe_warn(
     return Decision(Action.WARN, reason, warned, usage)
 
 
+#: Seconds within which two readings of a keep answer are the same answer: the server's time is
+#: moved onto the culler's clock through the skew of each reading, which varies by the request's
+#: latency, so one answer read in two cycles comes back a few milliseconds apart.
+SAME_KEEP_SECONDS = 1.0
+
+
 def pending_keep(state: ServerState, obs: Observation) -> bool:
     """Whether the user answered "keep" to the current warning and we have not handled it."""
     keep = obs.keep_requested_at
     if keep is None or state.warned_at is None:
         return False
-    if state.last_keep_seen is not None and keep <= state.last_keep_seen:
+    if state.last_keep_seen is not None and keep <= state.last_keep_seen + SAME_KEEP_SECONDS:
         return False
     return keep >= state.warned_at
 
