@@ -466,22 +466,22 @@ class IdleGPUCuller(ClassicCulling, Application):
         One missed listing (offset pagination while servers stop) is not an end: an instance
         ends when the hub confirms it is gone, or after MISSING_LIMIT listings without it.
         """
-        ended: list[ServerKey] = []
-        still: list[ServerRecord] = []
-        for record in records:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def running(record: ServerRecord) -> bool:
             record.missing += 1
             try:
-                running = await self.hub.is_running(record.key)
+                async with gate:
+                    return bool(await self.hub.is_running(record.key))
             except HubError as e:
                 self.log.info(
                     "%s: absent from the listing; hub not asked: %s", record.key.log_name, e
                 )
-                running = record.missing < MISSING_LIMIT
-            if running:
-                still.append(record)
-            else:
-                ended.append(record.key)
-        return ended, still
+                return record.missing < MISSING_LIMIT
+
+        answers = await asyncio.gather(*(running(r) for r in records))
+        ended = [r.key for r, still in zip(records, answers, strict=True) if not still]
+        return ended, [r for r, still in zip(records, answers, strict=True) if still]
 
     async def list_and_read(
         self, known: dict[ServerKey, ServerRecord], now: float
