@@ -146,7 +146,8 @@ def free_gpus_in_form(cluster: EmulatedCluster, name: str) -> tuple[int, int]:
 def test_availability_follows_pods_coming_and_going(cluster: EmulatedCluster) -> None:
     cluster.login("ada")
     total = GPU_NODE_GPUS
-    assert free_gpus_in_form(cluster, "ada") == (total, total)
+    cluster.wait_for("the form to show every GPU free (pods of earlier tests gone)",
+                     lambda: free_gpus_in_form(cluster, "ada") == (total, total))
     cluster.start_servers(["ben", "cy"])
     try:
         on_gpu_node = [p for p in cluster.pods().values()
