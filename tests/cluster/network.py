@@ -144,14 +144,14 @@ def bind_in_pod(url: str, pod_ip: str) -> str:
 class ServiceProxy:
     """FAKE kube-proxy for one Service port: forwards HTTP to the pod behind it.
 
-    ``drop_from_next_listing(user)``: the next answer to ``GET .../users?state=ready`` that
-    lists ``user`` with a server leaves that user out (once).
+    ``drop_from_next_listing(user, times)``: the next ``times`` answers to
+    ``GET .../users?state=ready`` that list ``user`` leave that user out.
     """
 
     def __init__(self, listen: tuple[str, int], target: str) -> None:
         self.listen = listen
         self.target = target.rstrip("/")
-        self.to_drop: set[str] = set()
+        self.to_drop: dict[str, int] = {}
         self.dropped: list[str] = []
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -172,8 +172,9 @@ class ServiceProxy:
         if self._session is not None:
             await self._session.close()
 
-    def drop_from_next_listing(self, user: str) -> None:
-        self.to_drop.add(user)
+    def drop_from_next_listing(self, user: str, times: int = 1) -> None:
+        """Leave ``user`` out of the next ``times`` listings of ready servers."""
+        self.to_drop[user] = self.to_drop.get(user, 0) + times
 
     def _filter(self, request: web.Request, body: bytes) -> bytes:
         if not self.to_drop or request.method != "GET" or not request.path.endswith("/users"):
@@ -183,10 +184,13 @@ class ServiceProxy:
         data = json.loads(body)
         items = data["items"] if isinstance(data, dict) else data
         kept = [u for u in items if u.get("name") not in self.to_drop]
-        gone = {u["name"] for u in items} & self.to_drop
+        gone = {u["name"] for u in items} & set(self.to_drop)
         if not gone:
             return body
-        self.to_drop -= gone
+        for name in gone:
+            self.to_drop[name] -= 1
+            if not self.to_drop[name]:
+                del self.to_drop[name]
         self.dropped += sorted(gone)
         if isinstance(data, dict):
             data["items"] = kept
