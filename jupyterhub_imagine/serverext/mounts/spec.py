@@ -32,7 +32,7 @@ _ENV_PREFIX = f"RCLONE_CONFIG_{REMOTE.upper()}_"
 _BUCKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,62}")
 _REGION_RE = re.compile(r"[A-Za-z0-9-]{1,64}")
 _PORT_RE = re.compile(r"[0-9]{1,5}")
-_SECRET_BAD_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SECRET_BAD_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 ANY_HOST = None  # insecure_http_hosts value that allows http:// to every host (admin mounts)
 
 _COMMON = {"name", "backend", "path", "read_only"}
@@ -232,8 +232,8 @@ def parse_request(
 
 def parse_secrets(spec: MountSpec, body: dict[str, Any]) -> Secrets:
     """Secrets re-entered for a remount (after a server restart nothing is remembered)."""
-    only_fields(body, set(SECRET_FIELDS), "a remount")
     key = {"webdav": "password", "s3": "secret_access_key", "onedata": "token"}[spec.backend]
+    only_fields(body, {key}, f"a remount of a {spec.backend} mount")
     return Secrets(_secret(body, key, required=False))
 
 
