@@ -180,13 +180,39 @@ def test_a_swapped_mount_point_is_refused_and_the_mount_kept(
     assert elsewhere.exists()
 
 
+def _fail(webdav: WebDAVServer, how: str) -> None:
+    assert webdav.proc is not None
+    if how == "killed":
+        webdav.stop()
+    else:
+        webdav.proc.send_signal(signal.SIGSTOP)  # frozen: connections hang, nothing answers
+
+
+def _recover(webdav: WebDAVServer, how: str) -> None:
+    if how == "killed":
+        if webdav.proc is None:
+            webdav.start()
+    elif webdav.proc is not None:
+        webdav.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize("how", ["killed", "frozen"])
 def test_writes_while_the_storage_is_down_are_not_lost(
-    shared: tuple[Server, WebDAVServer],
+    shared: tuple[Server, WebDAVServer], how: str
 ) -> None:
     server, webdav = shared
     _mount(server, "dav", webdav.url)
     point = server.home / "data" / "dav"
-    webdav.stop()  # the storage dies; the mount keeps answering from its cache
+    _fail(webdav, how)  # the mount keeps answering from its cache
+    try:
+        _write_refuse_force_remount(server, webdav, point, how)
+    finally:
+        _recover(webdav, how)
+
+
+def _write_refuse_force_remount(
+    server: Server, webdav: WebDAVServer, point: Path, how: str
+) -> None:
     with open(point / "result.txt", "w") as f:
         f.write("written while the storage was down\n")
         f.flush()
@@ -206,7 +232,7 @@ def test_writes_while_the_storage_is_down_are_not_lost(
     assert mounts_under(server.home / "data") == []
 
     # the storage comes back; the mount is made again: the write arrives
-    webdav.start()
+    _recover(webdav, how)
     remount = server.api("POST", "mounts/dav/remount", data=json.dumps({"password": PASSWORD}))
     assert remount.status_code == 202
     arrived = webdav.directory / "result.txt"
