@@ -50,6 +50,7 @@ S3 = {
     "secret_access_key": "SK",
 }
 ONEDATA = {"name": "ok", "backend": "onedata", "host": "datahub.example.org", "token": "t"}
+BASES = {"webdav": WEBDAV, "s3": S3, "onedata": ONEDATA}
 KERNEL = {"kind": "stack", "id": cvmfs_tree.EESSI_STACK}
 WARNING = {
     "issued_at": 1000.0,
@@ -198,14 +199,13 @@ def _body_cases() -> list[Case]:
 
 def _mount_field_cases() -> list[Case]:
     cases = []
-    bases = {"webdav": WEBDAV, "s3": S3, "onedata": ONEDATA}
     string_fields = {
         "webdav": ["name", "url", "user", "password", "path", "preset", "auth", "backend"],
         "s3": ["name", "endpoint", "bucket", "region", "access_key_id", "secret_access_key"],
         "onedata": ["name", "host", "token", "auth"],
     }
     for backend, fields in string_fields.items():
-        base = bases[backend]
+        base = BASES[backend]
         for field in fields:
             for kind, value in WRONG_TYPES.items():
                 body = _json({**base, field: value})
@@ -215,8 +215,13 @@ def _mount_field_cases() -> list[Case]:
                 cases.append(
                     Case(f"mount-{backend}-{field}-{kind}", "POST", "mounts", body, (), 400)
                 )
+    return cases
+
+
+def _mount_value_cases() -> list[Case]:
+    cases = []
     for kind, value in NAME_BAD.items():
-        for backend, base in bases.items():
+        for backend, base in BASES.items():
             body = _json({**base, "name": value})
             cases.append(Case(f"mount-{backend}-name-{kind}", "POST", "mounts", body, (), 400))
     for kind, value in PATH_BAD.items():
@@ -241,6 +246,11 @@ def _mount_field_cases() -> list[Case]:
     for kind, value in bucket_bad.items():
         body = _json({**S3, "bucket": value})
         cases.append(Case(f"mount-bucket-{kind}", "POST", "mounts", body, (), 400))
+    return cases
+
+
+def _mount_other_cases() -> list[Case]:
+    cases = []
     others = {
         "unknown-field": {**WEBDAV, "command": "rm -rf ~"},
         "s3-field-on-webdav": {**WEBDAV, "bucket": "data"},
@@ -380,6 +390,11 @@ def _software_cases() -> list[Case]:
         cases.append(
             Case(f"browse-cursor-{kind}", "GET", "software/browse", None, (("cursor", value),), 400)
         )
+    return cases
+
+
+def _query_cases() -> list[Case]:
+    cases = []
     limits = {
         "zero": "0",
         "negative": "-1",
@@ -442,6 +457,11 @@ def _kernel_cases() -> list[Case]:
         for kind, value in {**WRONG_TYPES, **CONTROL}.items():
             body = _json({**KERNEL, field: value})
             cases.append(Case(f"kernel-{field}-{kind}", "POST", "software/kernels", body, (), None))
+    return cases
+
+
+def _kernel_module_cases() -> list[Case]:
+    cases = []
     valid_module_names = ("long", "slash")  # 64 characters and name/version are fine
     names = {k: v for k, v in NAME_BAD.items() if k not in valid_module_names}
     module_bad = {
@@ -460,6 +480,11 @@ def _kernel_cases() -> list[Case]:
     for kind, value in PATH_BAD.items():
         body = _json({**KERNEL, "id": value})
         cases.append(Case(f"kernel-id-{kind}", "POST", "software/kernels", body))
+    return cases
+
+
+def _kernel_other_cases() -> list[Case]:
+    cases: list[Case] = []
     cases += [
         Case(
             "kernel-modules-string",
@@ -605,10 +630,15 @@ def all_cases() -> list[Case]:
     return [
         *_body_cases(),
         *_mount_field_cases(),
+        *_mount_value_cases(),
+        *_mount_other_cases(),
         *_route_name_cases(),
         *_live_mount_cases(),
         *_software_cases(),
+        *_query_cases(),
         *_kernel_cases(),
+        *_kernel_module_cases(),
+        *_kernel_other_cases(),
         *_culling_cases(),
         *_method_cases(),
     ]

@@ -61,6 +61,9 @@ class MountEntry:
         self.state, self.message, self.changed_at = state, message, time.time()
 
 
+_SETTLE_SECONDS = 0.5
+
+
 class ImagineMountManager(LoggingConfigurable):
     """Mounts remote storage (WebDAV, S3, OneData) under a directory of the user's home.
 
@@ -355,12 +358,16 @@ class ImagineMountManager(LoggingConfigurable):
         ``flush_timeout`` for a running mount program to upload them."""
         pending = await self._pending(entry.spec.name)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.flush_timeout
+        # a file just closed is recorded in the cache only when FUSE delivers its release,
+        # which close() does not wait for: a live mount is watched for a moment even when
+        # nothing is pending yet
+        settled = loop.time() + _SETTLE_SECONDS
+        deadline = loop.time() + max(self.flush_timeout, _SETTLE_SECONDS)
         process = entry.process
-        while pending and process is not None and process.returncode is None:
-            if loop.time() >= deadline:
+        while process is not None and process.returncode is None and loop.time() < deadline:
+            if not pending and loop.time() >= settled:
                 break
-            await asyncio.sleep(0.2)  # rclone uploads in the background; poll its cache
+            await asyncio.sleep(0.1)  # rclone uploads in the background; poll its cache
             pending = await self._pending(entry.spec.name)
         return pending
 
