@@ -263,7 +263,8 @@ def _remote_path(spec: MountSpec) -> str:
 
 
 def rclone_env(spec: MountSpec, secrets: Secrets, *, obscured: str = "", bearer: str = "") -> dict:
-    """The ``RCLONE_CONFIG_IMAGINE_*`` variables that define the remote for one child process.
+    """The remote's settings, named like rclone's ``RCLONE_CONFIG_IMAGINE_*`` variables; the
+    mount gets them as a configuration file (:func:`rclone_config_text`), not as variables.
 
     ``obscured``: the password after ``rclone obscure`` (rclone wants it in that form).
     """
