@@ -20,8 +20,11 @@ import pytest
 from tests.serverext.server_proc import Server, running_server, start_server, stop_server
 from tests.serverext.webdav_support import (
     WebDAVServer,
+    all_pids,
     mounts_under,
     needs_fuse,
+    process_alive,
+    rclone_mounts,
     unmount_leftovers,
 )
 
@@ -51,29 +54,6 @@ def _until(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _rclone_mounts(pids: list[int], under: Path | None = None) -> list[int]:
-    """The pids running `rclone mount` (onto a point below ``under`` if given)."""
-    found = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        below = under is None or any(a.startswith(str(under).encode() + b"/") for a in argv)
-        if argv and argv[0].endswith(b"rclone") and b"mount" in argv and below:
-            found.append(pid)
-    return found
 
 
 def _state(server: Server, name: str) -> str:
@@ -142,7 +122,7 @@ def test_ten_concurrent_deletes_answer_one_204_and_nine_404(
             assert "race" in r.json()["message"]
     data = server.home / "data"
     assert mounts_under(data) == [] and not (data / "race").exists()
-    _until(lambda: not _rclone_mounts(server.children()), "no rclone left", 10)
+    _until(lambda: not rclone_mounts(server.children()), "no rclone left", 10)
 
 
 def test_remount_racing_delete_leaves_nothing_behind(shared: tuple[Server, WebDAVServer]) -> None:
@@ -160,7 +140,7 @@ def test_remount_racing_delete_leaves_nothing_behind(shared: tuple[Server, WebDA
         assert remount.result().status_code in (202, 404), codes
         assert server.api("GET", f"mounts/{name}").status_code == 404
         assert mounts_under(data) == []
-        _until(lambda: not _rclone_mounts(server.children()), "no rclone left", 10)
+        _until(lambda: not rclone_mounts(server.children()), "no rclone left", 10)
 
 
 def test_a_swapped_mount_point_is_refused_and_the_mount_kept(
@@ -287,10 +267,6 @@ def _stray_mount(tmp: Path, webdav: WebDAVServer, point: Path) -> subprocess.Pop
     )
 
 
-def _all_pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
 def _environ(pid: int) -> bytes:
     with open(f"/proc/{pid}/environ", "rb") as f:
         return f.read()
@@ -305,17 +281,17 @@ def test_a_killed_server_leaves_no_rclone_and_the_next_one_detaches_orphans(
     server = start_server(tmp_path, _config(tmp_path), env=env)
     try:
         _mount(server, "one", webdav.url)
-        (pid,) = _rclone_mounts(server.children())
+        (pid,) = rclone_mounts(server.children())
         environ = _environ(pid)
         assert HUB_TOKEN.encode() not in environ and b"JUPYTERHUB" not in environ
         assert PASSWORD.encode() not in environ and b"RCLONE_CONFIG_" not in environ
 
         # SIGKILL: the server cannot clean up; its rclone still ends and unmounts
         stop_server(server, sig=signal.SIGKILL)
-        _until(lambda: not _alive(pid), "rclone to end with its server")
+        _until(lambda: not process_alive(pid), "rclone to end with its server")
         # rclone unmounts on its way out; should that fail, a dead mount point is left with no
         # process behind it, and the next server detaches it (checked below)
-        assert not _rclone_mounts(_all_pids(), under=data)
+        assert not rclone_mounts(all_pids(), under=data)
 
         # a mount program left running by something else: the next server detaches it
         orphan = _stray_mount(tmp_path, webdav, data / "stray")
@@ -332,9 +308,9 @@ def test_a_killed_server_leaves_no_rclone_and_the_next_one_detaches_orphans(
         remount = server.api("POST", "mounts/one/remount", data=json.dumps({"password": PASSWORD}))
         assert remount.status_code == 202
         _until(lambda: _state(server, "one") == "mounted", "one remounted")
-        (pid,) = _rclone_mounts(server.children())
+        (pid,) = rclone_mounts(server.children())
         stop_server(server)
-        assert server.proc.returncode == 0 and not _alive(pid)
+        assert server.proc.returncode == 0 and not process_alive(pid)
         assert mounts_under(data) == []
     finally:
         stop_server(server, sig=signal.SIGKILL)
