@@ -68,17 +68,21 @@ def error_payload(exc: BaseException | None, status: int, default: str) -> dict[
     return {"message": default, "reason": ""}
 
 
-def json_depth(raw: bytes) -> int:
+def json_depth(raw: bytes, stop_above: int | None = None) -> int:
     """How deeply arrays and objects nest in a JSON text, counted without parsing it.
 
     Strings are blanked first so brackets inside them do not count; linear in the size.
+    With ``stop_above``, counting stops as soon as the depth exceeds it.
     """
     brackets = _STRING_RE.sub(b'""', raw).translate(None, _NOT_BRACKETS)
     depth = peak = 0
     for byte in brackets:
         if byte in b"[{":
             depth += 1
-            peak = max(peak, depth)
+            if depth > peak:
+                peak = depth
+                if stop_above is not None and peak > stop_above:
+                    break
         else:
             depth -= 1
     return peak
@@ -107,7 +111,7 @@ def parse_json_body(
         )
     if not raw.strip():
         return empty
-    if json_depth(raw) > max_depth:
+    if json_depth(raw, stop_above=max_depth) > max_depth:
         raise UserError(
             f"the request body nests arrays or objects deeper than {max_depth} levels",
             "too-deep",
