@@ -180,6 +180,8 @@ class ImagineMountManager(LoggingConfigurable):
         self._entries: dict[str, MountEntry] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._probes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="imagine-mount-probe")
+        # cache scans and folder checks: never queued behind probes stuck on a frozen mount
+        self._files = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imagine-mount-files")
         self._private_dir = ""
         self._stopped = False
 
@@ -223,6 +225,7 @@ class ImagineMountManager(LoggingConfigurable):
                     len(pending),
                 )
         self._probes.shutdown(wait=False, cancel_futures=True)
+        self._files.shutdown(wait=False, cancel_futures=True)
         if self._private_dir:
             shutil.rmtree(self._private_dir, ignore_errors=True)
 
@@ -341,7 +344,7 @@ class ImagineMountManager(LoggingConfigurable):
                 self._locks[name] = (lock, users - 1)
 
     async def _io(self, func: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._probes, func, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._files, func, *args)
 
     def _shown(self, name: str, problem: str) -> str:
         return f"the folder {os.path.join(self.root, name)} {problem}"
