@@ -66,7 +66,7 @@ def _budget_md(report: Report) -> list[str]:
     elif b.run_out:
         outlook = f"runs out on **{b.run_out.isoformat()}** at the current rate"
     else:
-        outlook = "no use in the rate window: no run-out date"
+        outlook = "no run-out date within a century at the current rate"
     return [
         "## GPU budget", "",
         f"Used {b.used:,.1f} of {b.gpu_hours:,.1f} GPU-h ({share:.0%}); "

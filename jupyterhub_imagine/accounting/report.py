@@ -187,7 +187,7 @@ def _budget(
     rate = recent / days
     remaining = settings.budget_gpu_hours - used
     run_out = None
-    if remaining > 0 and rate > 0:
+    if remaining > 0 and rate > 0 and remaining / rate < 36500:  # else: not this century
         run_out = day_of(upto + remaining / rate * DAY)
     return Budget(settings.budget_gpu_hours, used, rate, run_out, remaining <= 0)
 
