@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import sqlalchemy as sa
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -129,6 +130,11 @@ def main(argv: list[str] | None = None) -> None:
     except (AccountingConfigError, ValueError) as exc:
         print(f"jupyterhub-imagine: {exc}", file=sys.stderr)
         sys.exit(2)
+    except sa.exc.SQLAlchemyError as exc:
+        # the URL may hold a password: name the error, not the URL
+        print(f"jupyterhub-imagine: the accounting database cannot be used: "
+              f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", file=sys.stderr)
+        sys.exit(3)
     out = _parser().parse_known_args(args)[0]
     if getattr(out, "output", None):
         Path(out.output).write_text(text)

@@ -1,0 +1,78 @@
+"""The accounting report's time and peak memory on N session records (default 1 million).
+
+Usage: python bench/accounting_report.py [--sessions 1000000] [--db-url URL] [--keep DIR]
+
+Fills a fresh SQLite file (or the empty database at --db-url, e.g. a PostgreSQL one) with a
+year of generated sessions across communities and countries, then runs the report command in
+a child process, as an admin would, for each shape below, and prints its wall time and the
+child's peak resident memory. Target: under 10 s and under 500 MB for 1 million records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from jupyterhub_imagine.accounting import simulate
+from jupyterhub_imagine.accounting.periods import ts
+from jupyterhub_imagine.accounting.store import AccountingStore
+
+SHAPES = [
+    ["--from", "2026-01-01", "--to", "2026-03-31", "--by", "month"],
+    ["--from", "2026-01-01", "--to", "2026-12-31", "--by", "quarter", "--by-community"],
+    ["--from", "2026-01-01", "--to", "2026-12-31", "--by", "month", "--by-community"],
+]
+
+
+def fill(url: str, count: int) -> float:
+    store = AccountingStore(url)
+    t0 = time.perf_counter()
+    first, last = ts(dt.date(2026, 1, 1)), ts(dt.date(2026, 12, 31))
+    for rows in simulate.generate(first, last, count, users=20_000):
+        store.insert_many(rows)
+    store.close()
+    return time.perf_counter() - t0
+
+
+def run_report(url: str, shape: list[str]) -> tuple[float, float, int]:
+    """Wall seconds and peak RSS (MiB) of one report child process; its output size."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cmd = [sys.executable, "-m", "jupyterhub_imagine.accounting.cli", "report",
+           "--db-url", url, "--no-sync", "--format", "md", *shape]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far: report it only when it grew
+    return wall, max(peak, before) / 1024, len(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=int, default=1_000_000)
+    p.add_argument("--db-url", help="an empty database to fill (default: a temporary SQLite)")
+    p.add_argument("--keep", help="folder for the SQLite file, kept afterwards")
+    args = p.parse_args()
+    folder = args.keep or tempfile.mkdtemp(prefix="imagine-acct-bench-")
+    os.makedirs(folder, exist_ok=True)
+    url = args.db_url or f"sqlite:///{folder}/accounting.sqlite"
+    print(f"filling {args.sessions:,} sessions into {url.split('://')[0]} ...", flush=True)
+    print(f"  fill: {fill(url, args.sessions):.1f} s")
+    if url.startswith("sqlite"):
+        size = os.path.getsize(url.removeprefix("sqlite:///")) / 2**20
+        print(f"  database file: {size:.0f} MiB")
+    print(f"{'report':<70} {'wall s':>7} {'peak MiB':>9}")
+    for shape in SHAPES:
+        wall, peak, _ = run_report(url, shape)
+        ok = "ok" if wall < 10 and peak < 500 else "OVER TARGET"
+        print(f"{' '.join(shape):<70} {wall:7.2f} {peak:9.0f}  {ok}")
+
+
+if __name__ == "__main__":
+    main()
