@@ -90,6 +90,13 @@ class ImagineAccounting(SingletonConfigurable):
         help="""Carbon intensity of the electricity in gCO2e per kWh, e.g. 250; 0: CO2 shown
         as 0.""",
     )
+    energy_nvml_module = Unicode(
+        "",
+        config=True,
+        help="""NVML binding the hub reads GPU energy counters with, for servers on the hub's
+        own machine (local backend), e.g. `pynvml`; empty: energy comes only from the culler
+        or stays unknown.""",
+    )
     site_name = Unicode(
         "",
         config=True,

@@ -66,3 +66,13 @@ def sync_from_culler(store: AccountingStore, culler_url: str, key: bytes) -> int
     finally:
         engine.dispose()
     return changed
+
+
+def push(store: AccountingStore, key: bytes, user: str, server: str, started: str,
+         usage: GPUUsage, stop_reason: str | None = None) -> int:
+    """What the culler calls to push one server's figures directly (e.g. after each cycle,
+    and with ``stop_reason`` when it stops the server); same effect as a sync."""
+    culled = f"culler: {stop_reason}" if stop_reason else None
+    item = (identity.pseudonym(key, user), identity.server_pseudonym(key, user, server),
+            started, usage, culled)
+    return store.apply_gpu_usage([item])

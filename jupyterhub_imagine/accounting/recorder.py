@@ -19,6 +19,7 @@ from traitlets.config import LoggingConfigurable
 
 from . import identity
 from .config import ImagineAccounting
+from .energy import NVMLEnergyMeter, visible_uuids
 from .spawninfo import resources
 from .store import AccountingStore, SessionStart
 
@@ -39,6 +40,15 @@ class AccountingRecorder(LoggingConfigurable):
         self._key = self.settings.key()
         self._store: AccountingStore | None = None
         self._watchers: set[asyncio.Task[None]] = set()
+        module = self.settings.energy_nvml_module
+        self._meter = NVMLEnergyMeter(module) if module else None
+
+    async def _energy(self, spawner: Any) -> float | None:
+        """The summed energy counter (J) of the server's GPUs, when a meter can read it."""
+        if self._meter is None:
+            return None
+        uuids = visible_uuids(spawner.get_env())
+        return await asyncio.to_thread(self._meter.joules, uuids)
 
     @property
     def store(self) -> AccountingStore:
@@ -96,6 +106,7 @@ class AccountingRecorder(LoggingConfigurable):
                     self.store.set_started, user_key, server_key,
                     isoformat(spawner.orm_spawner.started),
                     ready_ts=self.clock(), cpus=res.cpus, mem_bytes=res.mem_bytes,
+                    energy_counter_j=await self._energy(spawner),
                 )
                 return
             if not spawner.pending:
@@ -110,8 +121,14 @@ class AccountingRecorder(LoggingConfigurable):
             reason, detail = "failure", "the server stopped before it was ever ready"
         else:
             reason, detail = "user", "stopped through the hub (user or admin)"
+        energy = None
+        start = rows[0]["energy_counter_j"] if rows else None
+        if start is not None:
+            now = await self._energy(spawner)
+            energy = now - start if now is not None and now >= start else None
         n = await asyncio.to_thread(
-            self.store.close_session, user_key, server_key, self.clock(), reason, detail
+            self.store.close_session, user_key, server_key, self.clock(), reason, detail,
+            energy,
         )
         self.log.info("Accounting: session of %s closed (%s, %d record)", spawner._log_name,
                       reason, n)

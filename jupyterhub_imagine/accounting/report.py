@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,27 +84,27 @@ class Report:
     settings: ReportSettings
 
 
-def _overlap_columns(p_start: float, p_end: float, now: float) -> dict[str, Any]:
-    c = sessions.c
-    stop = sa.func.coalesce(c.stop_ts, now)
-    ov_end = sa.case((stop < p_end, stop), else_=p_end)
-    ov_start = sa.case((c.start_ts > p_start, c.start_ts), else_=p_start)
-    overlap = ov_end - ov_start
-    duration = stop - c.start_ts
-    frac = sa.case((duration > 0, overlap / duration), else_=1.0)
-    where = sa.and_(c.start_ts < p_end, stop > p_start)
-    return {"overlap": overlap, "frac": frac, "where": where}
+@dataclass(frozen=True)
+class Scan:
+    """``now`` ends running sessions; ``longest`` (the longest session, in seconds) bounds
+    how early a session overlapping a period may start, so each query reads an index range."""
+
+    now: float
+    longest: float
 
 
-def _usage_query(p_start: float, p_end: float, now: float, by_community: bool) -> sa.Select:
+def longest_session(conn: sa.Connection, now: float) -> float:
     c = sessions.c
-    o = _overlap_columns(p_start, p_end, now)
-    overlap, frac = o["overlap"], o["frac"]
+    query = sa.select(sa.func.max(sa.func.coalesce(c.stop_ts, now) - c.start_ts))
+    return float(conn.execute(query).scalar() or 0.0)
+
+
+def _sum_columns(overlap: Any, frac: Any, started: Any) -> list[Any]:
+    c = sessions.c
     measured = c.gpu_active_s + c.gpu_idle_s + c.gpu_unknown_s
-    idle_part = sa.case((measured > 0, c.gpu_idle_s / measured), else_=0.0)
-    cols = [
-        sa.func.sum(sa.case((c.start_ts >= p_start, 1), else_=0)).label("sessions"),
-        sa.func.count(sa.distinct(c.user_key)).label("users"),
+    idle_part = c.gpu_idle_s / sa.func.nullif(measured, 0.0)
+    return [
+        started.label("sessions"),
         sa.func.sum(overlap * c.cpus).label("cpu_s"),
         sa.func.sum(overlap * c.gpus).label("gpu_s"),
         sa.func.sum(c.gpu_active_s * frac).label("active_s"),
@@ -113,60 +113,103 @@ def _usage_query(p_start: float, p_end: float, now: float, by_community: bool) -
         sa.func.sum(c.energy_j * frac * idle_part).label("energy_idle_j"),
         sa.func.count(c.energy_j).label("energy_sessions"),
     ]
-    query = sa.select(*cols).where(o["where"])
-    if by_community:
-        query = query.add_columns(c.community).group_by(c.community)
-    return query
 
 
-def _country_query(p_start: float, p_end: float, now: float, by_community: bool) -> sa.Select:
+def _overlaps(p_start: float, p_end: float, scan: Scan) -> Any:
+    """Sessions overlapping [p_start, p_end); the start bound lets the index do the work."""
     c = sessions.c
-    o = _overlap_columns(p_start, p_end, now)
+    return sa.and_(c.start_ts < p_end, c.start_ts >= p_start - scan.longest - 1,
+                   sa.func.coalesce(c.stop_ts, scan.now) > p_start)
+
+
+def _sum_queries(p_start: float, p_end: float, scan: Scan) -> list[sa.Select]:
+    """Sums over the sessions that lie inside the period (plain columns: fast), and over the
+    few that cross its edges or still run (their share, computed with CASE)."""
+    c = sessions.c
+    inside = sa.and_(c.start_ts >= p_start, c.start_ts < p_end, c.stop_ts.is_not(None),
+                     c.stop_ts <= p_end)
+    plain = _sum_columns(c.stop_ts - c.start_ts, sa.literal(1.0), sa.func.count())
+    stop = sa.func.coalesce(c.stop_ts, scan.now)
+    ov_end = sa.case((stop < p_end, stop), else_=p_end)
+    ov_start = sa.case((c.start_ts > p_start, c.start_ts), else_=p_start)
+    overlap = ov_end - ov_start
+    duration = stop - c.start_ts
+    frac = sa.case((duration > 0, overlap / duration), else_=1.0)
+    started = sa.func.sum(sa.case((c.start_ts >= p_start, 1), else_=0))
+    edge = sa.and_(_overlaps(p_start, p_end, scan),
+                   sa.or_(c.start_ts < p_start, c.stop_ts.is_(None), c.stop_ts > p_end))
+    return [sa.select(*plain).where(inside),
+            sa.select(*_sum_columns(overlap, frac, started)).where(edge)]
+
+
+def _grouped(query: sa.Select, keys: list[Any]) -> sa.Select:
+    return query.add_columns(*keys).group_by(*keys) if keys else query
+
+
+def _sums(conn: sa.Connection, p_start: float, p_end: float, scan: Scan,
+          by_community: bool) -> dict[str | None, dict[str, float]]:
+    keys = [sessions.c.community] if by_community else []
+    out: dict[str | None, dict[str, float]] = {}
+    for query in _sum_queries(p_start, p_end, scan):
+        for r in conn.execute(_grouped(query, keys)):
+            m = dict(r._mapping)
+            group = out.setdefault(m.pop("community", None), {})
+            for name, value in m.items():
+                group[name] = group.get(name, 0.0) + float(value or 0.0)
+    people = _grouped(
+        sa.select(sa.func.count(sa.distinct(sessions.c.user_key)).label("users"))
+        .where(_overlaps(p_start, p_end, scan)), keys)
+    for r in conn.execute(people):
+        m = r._mapping
+        out.setdefault(m["community"] if by_community else None, {})["users"] = m["users"]
+    return out
+
+
+def _country_query(p_start: float, p_end: float, scan: Scan, by_community: bool) -> sa.Select:
+    c = sessions.c
     keys = [c.community, c.country] if by_community else [c.country]
     return (
         sa.select(*keys, sa.func.count(sa.distinct(c.user_key)).label("users"))
-        .where(o["where"])
+        .where(_overlaps(p_start, p_end, scan))
         .group_by(*keys)
     )
 
 
-def _gpu_seconds(conn: sa.Connection, p_start: float, p_end: float, now: float) -> float:
+def _gpu_seconds(conn: sa.Connection, p_start: float, p_end: float, scan: Scan) -> float:
     if p_start >= p_end:
         return 0.0
-    o = _overlap_columns(p_start, p_end, now)
-    query = sa.select(sa.func.sum(o["overlap"] * sessions.c.gpus)).where(o["where"])
-    return float(conn.execute(query).scalar() or 0.0)
+    total = 0.0
+    for query in _sum_queries(p_start, p_end, scan):
+        total += float(conn.execute(query).mappings().one()["gpu_s"] or 0.0)
+    return total
 
 
 def _rows_for(
-    conn: sa.Connection, period: Period, settings: ReportSettings, by_community: bool
+    conn: sa.Connection, period: Period, settings: ReportSettings, by_community: bool,
+    scan: Scan,
 ) -> list[UsageRow]:
-    now = settings.now
     rows: dict[str | None, UsageRow] = {}
-    for r in conn.execute(_usage_query(period.start, period.end, now, by_community)):
-        m = r._mapping
-        if not m["users"]:
+    for community, m in _sums(conn, period.start, period.end, scan, by_community).items():
+        if not m.get("users"):
             continue
-        community = m["community"] if by_community else None
-        unknown = max(float(m["gpu_s"] or 0) - float(m["active_s"] or 0)
-                      - float(m["idle_s"] or 0), 0.0)
-        energy_kwh = float(m["energy_j"] or 0) / 3.6e6
+        unknown = max(m["gpu_s"] - m["active_s"] - m["idle_s"], 0.0)
+        energy_kwh = m["energy_j"] / 3.6e6
         rows[community] = UsageRow(
             period=period.label,
             community=community,
-            sessions=int(m["sessions"] or 0),
+            sessions=int(m["sessions"]),
             users=int(m["users"]),
-            cpu_hours=float(m["cpu_s"] or 0) / HOUR,
-            gpu_hours=float(m["gpu_s"] or 0) / HOUR,
-            gpu_hours_active=float(m["active_s"] or 0) / HOUR,
-            gpu_hours_idle=float(m["idle_s"] or 0) / HOUR,
+            cpu_hours=m["cpu_s"] / HOUR,
+            gpu_hours=m["gpu_s"] / HOUR,
+            gpu_hours_active=m["active_s"] / HOUR,
+            gpu_hours_idle=m["idle_s"] / HOUR,
             gpu_hours_unknown=unknown / HOUR,
             energy_kwh=energy_kwh,
-            energy_kwh_idle=float(m["energy_idle_j"] or 0) / 3.6e6,
+            energy_kwh_idle=m["energy_idle_j"] / 3.6e6,
             co2_kg=energy_kwh * settings.grid_g_co2_per_kwh / 1000.0,
-            energy_sessions=int(m["energy_sessions"] or 0),
+            energy_sessions=int(m["energy_sessions"]),
         )
-    for r in conn.execute(_country_query(period.start, period.end, now, by_community)):
+    for r in conn.execute(_country_query(period.start, period.end, scan, by_community)):
         m = r._mapping
         row = rows.get(m["community"] if by_community else None)
         if row is not None:
@@ -177,12 +220,12 @@ def _rows_for(
 
 
 def _budget(
-    conn: sa.Connection, settings: ReportSettings, upto: float, before_first: float
+    conn: sa.Connection, settings: ReportSettings, upto: float, before_first: float, scan: Scan
 ) -> Budget:
     start = settings.budget_start if settings.budget_start is not None else before_first
-    used = _gpu_seconds(conn, start, upto, settings.now) / HOUR
+    used = _gpu_seconds(conn, start, upto, scan) / HOUR
     window = settings.rate_window_days * DAY
-    recent = _gpu_seconds(conn, max(upto - window, start), upto, settings.now) / HOUR
+    recent = _gpu_seconds(conn, max(upto - window, start), upto, scan) / HOUR
     days = max((upto - max(upto - window, start)) / DAY, 1e-9)
     rate = recent / days
     remaining = settings.budget_gpu_hours - used
@@ -206,25 +249,32 @@ def build_report(
     whole = Period("total", periods[0].start, periods[-1].end)
     out: list[UsageRow] = []
     with engine.connect() as conn:
+        scan = Scan(settings.now, longest_session(conn, settings.now))
         start = settings.budget_start if settings.budget_start is not None else whole.start
-        cumulative = _gpu_seconds(conn, start, whole.start, settings.now) / HOUR
+        cumulative = _gpu_seconds(conn, start, whole.start, scan) / HOUR
         for p in periods:
-            rows = _rows_for(conn, p, settings, by_community)
-            cumulative += _gpu_seconds(conn, max(start, p.start), p.end, settings.now) / HOUR
+            rows = _rows_for(conn, p, settings, by_community, scan)
+            if start <= p.start:  # the rows already hold the period's GPU-hours
+                cumulative += sum(r.gpu_hours for r in rows)
+            else:
+                cumulative += _gpu_seconds(conn, max(start, p.start), p.end, scan) / HOUR
             for row in rows:
                 row.cumulative_gpu_hours = cumulative
             out.extend(rows)
             done += 1
             if progress:
                 progress(done, steps)
-        total = _rows_for(conn, whole, settings, by_community)
+        if len(periods) == 1:  # the total is that one period
+            total = [replace(r, period="total", cumulative_gpu_hours=None) for r in out]
+        else:
+            total = _rows_for(conn, whole, settings, by_community, scan)
         done += 1
         if progress:
             progress(done, steps)
         budget = None
         if settings.budget_gpu_hours:
             upto = min(whole.end, settings.now) if settings.now else whole.end
-            budget = _budget(conn, settings, upto, whole.start)
+            budget = _budget(conn, settings, upto, whole.start, scan)
             done += 1
             if progress:
                 progress(done, steps)

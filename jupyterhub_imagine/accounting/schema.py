@@ -43,6 +43,7 @@ sessions = sa.Table(
     sa.Column("gpu_unknown_s", sa.Float, nullable=False),
     sa.Column("postponements", sa.Integer, nullable=False),
     sa.Column("energy_j", sa.Float, nullable=True),
+    sa.Column("energy_counter_j", sa.Float, nullable=True),
     sa.Index("ix_imagine_accounting_start", "start_ts"),
     sa.Index("ix_imagine_accounting_open", "user_key", "server_key", "stop_ts"),
 )

@@ -62,16 +62,12 @@ def _session(rng: random.Random, start: float, users: int) -> dict[str, Any]:
 
 def generate(first: float, last: float, count: int, users: int = 500,
              seed: int = 19, chunk: int = 50_000) -> Iterator[list[dict[str, Any]]]:
-    """``count`` sessions starting uniformly in [first, last), in lists of ``chunk``."""
+    """``count`` sessions starting uniformly in [first, last), in lists of ``chunk``, in the
+    order they start (as the hub writes them)."""
     rng = random.Random(seed)
-    batch = []
-    for _ in range(count):
-        batch.append(_session(rng, rng.uniform(first, last), users))
-        if len(batch) >= chunk:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    starts = sorted(rng.uniform(first, last) for _ in range(count))
+    for i in range(0, count, chunk):
+        yield [_session(rng, start, users) for start in starts[i:i + chunk]]
 
 
 def add(sums: dict[str, Sums], rows: list[dict[str, Any]], periods: list[Period]) -> None:

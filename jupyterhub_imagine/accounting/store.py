@@ -92,15 +92,16 @@ class AccountingStore:
             conn.execute(self._open_of(user_key, server_key).values(**values))
 
     def close_session(
-        self, user_key: str, server_key: str, stop_ts: float, reason: str, detail: str = ""
+        self, user_key: str, server_key: str, stop_ts: float, reason: str, detail: str = "",
+        energy_j: float | None = None,
     ) -> int:
         """Mark the open session of this server stopped; returns how many rows changed."""
+        values: dict[str, Any] = {"stop_ts": stop_ts, "stop_reason": reason,
+                                  "stop_detail": detail or None}
+        if energy_j is not None:
+            values["energy_j"] = energy_j
         with self.engine.begin() as conn:
-            result = conn.execute(
-                self._open_of(user_key, server_key).values(
-                    stop_ts=stop_ts, stop_reason=reason, stop_detail=detail or None
-                )
-            )
+            result = conn.execute(self._open_of(user_key, server_key).values(**values))
         return int(result.rowcount or 0)
 
     def apply_gpu_usage(

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("gpu_unknown_s", sa.Float, nullable=False),
         sa.Column("postponements", sa.Integer, nullable=False),
         sa.Column("energy_j", sa.Float, nullable=True),
+        sa.Column("energy_counter_j", sa.Float, nullable=True),
     )
     op.create_index("ix_imagine_accounting_start", "imagine_accounting_sessions", ["start_ts"])
     op.create_index(
