@@ -31,6 +31,7 @@ wire_accounting(c)
 c.ImagineAccounting.db_url = {db_url!r}
 c.ImagineAccounting.pseudonym_key = {key!r}
 c.AccountingRecorder.ready_poll_seconds = 0.2
+c.ImagineAccounting.energy_nvml_module = "tests.accounting.fake_energy_nvml"
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice"]}}}}
@@ -56,26 +57,50 @@ def _wait(hub, user: str, name: str, ready: bool) -> None:
     raise AssertionError(f"{user}/{name} did not become {'ready' if ready else 'stopped'}")
 
 
-def _run_session(hub, user: str, name: str, options: dict, hold: float) -> tuple[float, float,
-                                                                                    str]:
+def _run_session(hub, user: str, name: str, options: dict, hold: float,
+                 while_running=None) -> tuple[float, float, str]:
     path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
     t0 = time.time()
     r = hub.api("POST", path, json=options)
     assert r.status_code in (201, 202), r.text
     _wait(hub, user, name, ready=True)
     started = _server(hub, user, name)["started"]
+    if while_running:
+        while_running()
     time.sleep(hold)  # the session's length is what is measured, not a wait for an event
     assert hub.api("DELETE", path).status_code in (202, 204)
     _wait(hub, user, name, ready=False)
     return t0, time.time(), started
 
 
+def _gpus(energy_mj: list[int]) -> list[dict]:
+    return [dict(fake_nvml.a100(f"GPU-{i}"), energy_mj=e) for i, e in enumerate(energy_mj)]
+
+
+def _wait_recorded_ready(db_url: str) -> None:
+    """Until the hub's recorder noted the server ready (and read the energy counters)."""
+    store = AccountingStore(db_url)
+    try:
+        deadline = time.monotonic() + 30
+        while not [r for r in store.rows() if r["ready_ts"] is not None]:
+            assert time.monotonic() < deadline, store.rows()
+            time.sleep(0.1)
+    finally:
+        store.close()
+
+
 def test_records_match_what_the_sessions_did(db_url, tmp_path):
     nvml = tmp_path / "nvml.json"
-    fake_nvml.write_state(str(nvml), [fake_nvml.a100(f"GPU-{i}") for i in range(2)])
+    fake_nvml.write_state(str(nvml), _gpus([1_000_000, 5_000_000]))
     config = CONFIG.format(db_url=db_url, key=KEY, state=tmp_path / "state", nvml=nvml)
+
+    def spend_energy() -> None:  # the GPUs draw 600 J and 900 J while the session runs
+        _wait_recorded_ready(db_url)
+        fake_nvml.write_state(str(nvml), _gpus([1_600_000, 5_900_000]))
+
     with mini_hub(tmp_path, config, env={"IMAGINE_FAKE_NVML": str(nvml)}) as hub:
-        gpu = _run_session(hub, "alice", "", {"profile": GPU_SLUG}, hold=6)
+        gpu = _run_session(hub, "alice", "", {"profile": GPU_SLUG}, hold=6,
+                           while_running=spend_energy)
         cpu = _run_session(hub, "alice", "notes", {"profile": "cpu"}, hold=2)
         assert hub.api("POST", "/users/bob").status_code == 201
         refused = hub.api("POST", "/users/bob/server", json={"profile": GPU_SLUG})
@@ -103,6 +128,8 @@ def test_records_match_what_the_sessions_did(db_url, tmp_path):
     assert (g["profile"], g["gpus"], g["gpu_type"], g["mig"]) == (
         GPU_SLUG, 1.0, "NVIDIA A100-SXM4-40GB", "")
     assert (g["community"], g["country"], g["stop_reason"]) == ("gpu", "unknown", "user")
+    assert g["energy_j"] in (600.0, 900.0)  # the one GPU alice held, not both
+    assert c["energy_j"] is None  # no GPU: energy unknown, not zero
     assert c["profile"] == "cpu" and c["gpus"] == 0 and c["cpus"] == 1.0
     assert abs((c["stop_ts"] - c["start_ts"]) - (cpu[1] - cpu[0])) < 5
     # bob may not use the GPU profile: the refused start is a failure, not a session of use
