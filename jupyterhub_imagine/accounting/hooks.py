@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .config import ImagineAccounting
 from .recorder import AccountingRecorder
 
 _recorders: dict[int, AccountingRecorder] = {}
@@ -38,7 +39,12 @@ def _chain(first: Any, second: Any) -> Any:
 
 
 def wire_accounting(c: Any) -> None:
-    """Set both hooks on ``c.Spawner``, after any hooks already configured there."""
+    """Set both hooks on ``c.Spawner``, after any hooks already configured there.
+
+    The pseudonym key must be known by now (``c.ImagineAccounting.pseudonym_key`` set above
+    this call, or $IMAGINE_ACCOUNTING_KEY), so that a missing key stops the hub at start-up
+    rather than failing every spawn."""
+    ImagineAccounting(config=c).key()  # raises AccountingConfigError naming the setting
     for name, hook in (("pre_spawn_hook", pre_spawn_hook), ("post_stop_hook", post_stop_hook)):
         existing = c.Spawner.get(name) if name in c.Spawner else None
         setattr(c.Spawner, name, _chain(existing, hook) if existing else hook)

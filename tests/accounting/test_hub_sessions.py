@@ -26,10 +26,10 @@ GPU_SLUG = "gpu-nvidia-a100-sxm4-40gb"
 KEY = "accounting-test-key-0123456789"
 
 CONFIG = """
-from jupyterhub_imagine.accounting.hooks import wire_accounting
-wire_accounting(c)
 c.ImagineAccounting.db_url = {db_url!r}
 c.ImagineAccounting.pseudonym_key = {key!r}
+from jupyterhub_imagine.accounting.hooks import wire_accounting
+wire_accounting(c)
 c.AccountingRecorder.ready_poll_seconds = 0.2
 c.ImagineAccounting.energy_nvml_module = "tests.accounting.fake_energy_nvml"
 c.JupyterHub.authenticator_class = "dummy"
