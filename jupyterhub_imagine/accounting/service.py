@@ -122,6 +122,8 @@ class MetricsHandler(AdminOnly):
 
 def make_app(settings: ImagineAccounting, prefix: str, cache_seconds: float = 300,
              weeks: int = 26) -> web.Application:
+    if settings.culler_db_url:
+        settings.key()  # a missing key is a named error now, not a failing page later
     store = AccountingStore(settings.db_url)
     cache = Cache(settings, store, cache_seconds, weeks)
     return web.Application(
