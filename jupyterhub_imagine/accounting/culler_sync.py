@@ -19,7 +19,7 @@ from .store import AccountingStore, GPUUsage
 CHUNK = 5000
 
 
-def _culler_rows(engine: sa.Engine) -> Iterator[sa.Row]:
+def _culler_rows(engine: sa.Engine, since: float | None) -> Iterator[sa.Row]:
     s, e = servers_table.c, events_table.c
     stops = (
         sa.select(e.user, e.server, e.started, sa.func.max(e.reason).label("reason"))
@@ -35,13 +35,17 @@ def _culler_rows(engine: sa.Engine) -> Iterator[sa.Row]:
         sa.and_(stops.c.user == s.user, stops.c.server == s.server,
                 stops.c.started == s.started),
     )
+    if since is not None:
+        query = query.where(sa.or_(s.ended_at.is_(None), s.ended_at >= since))
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True).execute(query)
         yield from result
 
 
-def sync_from_culler(store: AccountingStore, culler_url: str, key: bytes) -> int:
-    """Apply every culler row to its session; returns how many sessions were updated."""
+def sync_from_culler(store: AccountingStore, culler_url: str, key: bytes,
+                     since: float | None = None) -> int:
+    """Apply the culler's rows (all, or those running or ended since ``since``) to their
+    sessions; returns how many sessions were updated."""
     engine = sa.create_engine(culler_url, future=True)
     inspector = sa.inspect(engine)
     if not inspector.has_table(servers_table.name):
@@ -50,7 +54,7 @@ def sync_from_culler(store: AccountingStore, culler_url: str, key: bytes) -> int
     has_events = inspector.has_table(events_table.name)
     changed, batch = 0, []
     try:
-        rows = _culler_rows(engine) if has_events else iter(())
+        rows = _culler_rows(engine, since) if has_events else iter(())
         for r in rows:
             usage = GPUUsage(r.active_s or 0.0, r.idle_s or 0.0, r.unknown_s or 0.0,
                              int(r.postponements_used or 0))

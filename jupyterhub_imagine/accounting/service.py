@@ -50,12 +50,16 @@ class Cache:
         self.settings, self.store, self.seconds, self.weeks = settings, store, seconds, weeks
         self._value: dashboard.Dashboard | None = None
         self._at = 0.0
+        self._synced: float | None = None  # after one full sync, only recent culler rows
         self._lock = asyncio.Lock()
 
     def _compute(self) -> dashboard.Dashboard:
         s = self.settings
         if s.culler_db_url:
-            sync_from_culler(self.store, s.culler_db_url, s.key())
+            since = None if self._synced is None else self._synced - 2 * 86400
+            started = time.time()
+            sync_from_culler(self.store, s.culler_db_url, s.key(), since)
+            self._synced = started
         report_settings = ReportSettings(
             budget_gpu_hours=s.budget_gpu_hours, budget_start=s.budget_start_ts(),
             grid_g_co2_per_kwh=s.grid_g_co2_per_kwh, rate_window_days=s.rate_window_days,
