@@ -42,18 +42,29 @@ def fill(url: str, count: int) -> float:
     return time.perf_counter() - t0
 
 
+# The report command, then its own peak resident memory (VmHWM: reset at exec, unlike
+# ru_maxrss, which keeps the forking parent's high-water mark).
+CHILD = """
+import sys
+from jupyterhub_imagine.accounting.cli import run
+run(sys.argv[1:])
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(int(hwm.split()[1]), file=sys.stderr)
+"""
+
+
 def run_report(url: str, shape: list[str]) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak RSS (MiB) of one report child process."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-    cmd = [sys.executable, "-m", "jupyterhub_imagine.accounting.cli", "report",
-           "--db-url", url, "--no-sync", "--format", "md", *shape]
+    cpu0 = usage.ru_utime + usage.ru_stime
+    cmd = [sys.executable, "-c", CHILD, "report", "--db-url", url, "--no-sync",
+           "--format", "md", *shape]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # ru_maxrss of children is the largest child so far (all are alike here)
-    return wall, usage.ru_utime + usage.ru_stime - cpu0, max(usage.ru_maxrss, before) / 1024
+    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    return wall, usage.ru_utime + usage.ru_stime - cpu0, peak_kib / 1024
 
 
 def main() -> None:
@@ -74,12 +85,15 @@ def main() -> None:
     if url.startswith("sqlite"):
         size = os.path.getsize(url.removeprefix("sqlite:///")) / 2**20
         print(f"  database file: {size:.0f} MiB")
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
-          "(on a shared machine, CPU s is the better guide to an idle one)")
+    sqlite = url.startswith("sqlite")
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+          + ("CPU s is the report process's (with SQLite, all the work: on a shared machine "
+             "the better guide to an idle one)" if sqlite else
+             "CPU s is the client's only (the database server's is not counted)"))
     print(f"{'report':<70} {'wall s':>7} {'CPU s':>6} {'peak MiB':>9}")
     for shape in SHAPES:
         wall, cpu, peak = run_report(url, shape)
-        ok = "ok" if min(wall, cpu) < 10 and peak < 500 else "OVER TARGET"
+        ok = "ok" if (min(wall, cpu) if sqlite else wall) < 10 and peak < 500 else "OVER TARGET"
         print(f"{' '.join(shape):<70} {wall:7.2f} {cpu:6.2f} {peak:9.0f}  {ok}")
 
 

@@ -146,11 +146,24 @@ def _grouped(query: sa.Select, keys: list[Any]) -> sa.Select:
     return query.add_columns(*keys).group_by(*keys) if keys else query
 
 
+Sums = dict[str | None, dict[str, float]]
+
+
+def _add(into: Sums, more: Sums) -> None:
+    for group, values in more.items():
+        target = into.setdefault(group, {})
+        for name, value in values.items():
+            if name != "users":  # distinct users do not add up
+                target[name] = target.get(name, 0.0) + value
+
+
 def _sums(conn: sa.Connection, p_start: float, p_end: float, scan: Scan,
-          by_community: bool) -> dict[str | None, dict[str, float]]:
+          by_community: bool, known: Sums | None = None) -> Sums:
+    """The period's sums (or ``known`` ones, e.g. its sub-periods' added up) and its
+    distinct users."""
     keys = [sessions.c.community] if by_community else []
-    out: dict[str | None, dict[str, float]] = {}
-    for query in _sum_queries(p_start, p_end, scan):
+    out: Sums = {k: dict(v) for k, v in (known or {}).items()}
+    for query in [] if known is not None else _sum_queries(p_start, p_end, scan):
         for r in conn.execute(_grouped(query, keys)):
             m = dict(r._mapping)
             group = out.setdefault(m.pop("community", None), {})
@@ -186,10 +199,11 @@ def _gpu_seconds(conn: sa.Connection, p_start: float, p_end: float, scan: Scan) 
 
 def _rows_for(
     conn: sa.Connection, period: Period, settings: ReportSettings, by_community: bool,
-    scan: Scan,
-) -> list[UsageRow]:
+    scan: Scan, known: Sums | None = None,
+) -> tuple[list[UsageRow], Sums]:
     rows: dict[str | None, UsageRow] = {}
-    for community, m in _sums(conn, period.start, period.end, scan, by_community).items():
+    sums = _sums(conn, period.start, period.end, scan, by_community, known)
+    for community, m in sums.items():
         if not m.get("users"):
             continue
         unknown = max(m["gpu_s"] - m["active_s"] - m["idle_s"], 0.0)
@@ -216,7 +230,7 @@ def _rows_for(
             row.countries[m["country"]] = int(m["users"])
     for row in rows.values():
         row.countries = dict(sorted(row.countries.items(), key=lambda kv: (-kv[1], kv[0])))
-    return sorted(rows.values(), key=lambda r: r.community or "")
+    return sorted(rows.values(), key=lambda r: r.community or ""), sums
 
 
 def _budget(
@@ -252,8 +266,10 @@ def build_report(
         scan = Scan(settings.now, longest_session(conn, settings.now))
         start = settings.budget_start if settings.budget_start is not None else whole.start
         cumulative = _gpu_seconds(conn, start, whole.start, scan) / HOUR
+        added: Sums = {}  # the periods' sums: the total's, without scanning the range again
         for p in periods:
-            rows = _rows_for(conn, p, settings, by_community, scan)
+            rows, sums = _rows_for(conn, p, settings, by_community, scan)
+            _add(added, sums)
             if start <= p.start:  # the rows already hold the period's GPU-hours
                 cumulative += sum(r.gpu_hours for r in rows)
             else:
@@ -267,7 +283,7 @@ def build_report(
         if len(periods) == 1:  # the total is that one period
             total = [replace(r, period="total", cumulative_gpu_hours=None) for r in out]
         else:
-            total = _rows_for(conn, whole, settings, by_community, scan)
+            total, _ = _rows_for(conn, whole, settings, by_community, scan, known=added)
         done += 1
         if progress:
             progress(done, steps)
