@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests drive for real: the browser, rclone over FUSE, Prometheus, git.
-APT_PACKAGES := chromium rclone fuse3 prometheus git
-APT_COMMANDS := chromium rclone fusermount3 prometheus git
+# Debian packages the tests drive for real: the browser, rclone over FUSE, Prometheus, git,
+# PostgreSQL (the accounting tests start a private server on loopback and stop it).
+APT_PACKAGES := chromium rclone fuse3 prometheus git postgresql
+APT_COMMANDS := chromium rclone fusermount3 prometheus git pg_ctlcluster
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-python test-js system-deps env tools lab lint clean

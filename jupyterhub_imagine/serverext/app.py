@@ -12,6 +12,7 @@ from traitlets.utils.importstring import import_item
 
 from .. import contract
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
+from .base import NoRouteHandler
 from .handlers import GPUHandler, StatusHandler
 from .mounts.manager import ImagineMountManager
 from .software.catalog import ImagineSoftwareCatalog
@@ -86,6 +87,13 @@ class ImagineServerExtension(ExtensionApp):
         help="""Offer the /mounts API (remote data over rclone/FUSE, configured through
         ImagineMountManager). Disable on images without FUSE.""",
     )
+    insecure_http_hosts = List(
+        Unicode(),
+        config=True,
+        help="""Hosts that storage mounts may reach over plain http:// (passwords and data then
+        travel unencrypted), e.g. `["127.0.0.1"]` for a WebDAV server on the same machine.
+        Every other mount URL must be https://. Default: none.""",
+    )
     software_enabled = Bool(
         True,
         config=True,
@@ -136,7 +144,9 @@ class ImagineServerExtension(ExtensionApp):
     def _init_mounts(self) -> None:
         if not self.mounts_enabled:
             return
-        self._mounts = ImagineMountManager(parent=self)
+        self._mounts = ImagineMountManager(
+            parent=self, insecure_http_hosts=list(self.insecure_http_hosts)
+        )
         self._mounts.start()
         self.settings["imagine_mounts"] = self._mounts
         self.settings["imagine_server_info"]["features"].append("mounts")
@@ -154,6 +164,8 @@ class ImagineServerExtension(ExtensionApp):
         routes += list(culling.handlers)
         routes += list(mounts_handlers.handlers) + list(software_handlers.handlers)
         self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
+        # last: anything else under the prefix answers a JSON 404, not the server's HTML page
+        self.handlers.append((rf"/{API_PREFIX}(?:/.*)?", NoRouteHandler))
 
     async def stop_extension(self) -> None:
         self.settings["imagine_culling"].stop_sampling()

@@ -27,11 +27,13 @@ from ..contract import (
     ContractError,
     CullWarning,
 )
+from .validation import UserError, parse_json_body
 
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "imagine_culling"
 SAMPLER_KEY = "imagine_gpu_sampler"
+MAX_CULLING_BODY_BYTES = 4096  # a warning or a presence report is a few hundred bytes
 
 
 class CullingError(Exception):
@@ -178,9 +180,9 @@ class CullingState:
 
     def record_presence(self, kind: str) -> float:
         """Record a real interaction of a person with the page."""
-        if kind not in PRESENCE_KINDS:
+        if not isinstance(kind, str) or kind not in PRESENCE_KINDS:
             raise CullingError(
-                f"presence 'kind' must be one of {sorted(PRESENCE_KINDS)}, got {kind!r}"
+                f"presence 'kind' must be one of {sorted(PRESENCE_KINDS)}, got {repr(kind)[:40]}"
             )
         self.last_presence = self.clock()
         self.last_presence_kind = kind
@@ -259,10 +261,11 @@ class _CullingHandler(APIHandler):
         return state  # type: ignore[no-any-return]
 
     def json_body(self) -> Any:
+        """The body as JSON, its size and nesting depth bounded before it is parsed."""
         try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as e:
-            raise web.HTTPError(400, f"The body is not valid JSON: {e}", reason="bad-json") from e
+            return parse_json_body(self.request.body, max_bytes=MAX_CULLING_BODY_BYTES)
+        except UserError as e:
+            raise web.HTTPError(e.status_code, e.message, reason=e.reason_code) from None
 
     def reply(self, model: object) -> None:
         self.finish(json.dumps(model))
