@@ -28,6 +28,7 @@ from .decide import (
 )
 from .hub import HubClient, HubError, HubServer, RetryingClient, UserServerClient, epoch
 from .metrics import CullerMetrics
+from .notify import notify_warning
 from .sources import (
     DEFAULT_METRICS,
     UNKNOWN,
@@ -98,6 +99,19 @@ class IdleGPUCuller(ClassicCulling, Application):
         True,
         config=True,
         help="Whether recent presence (presence_timeout) holds a due stop until the user leaves.",
+    )
+    presence_hold_max = Float(
+        1800.0,
+        config=True,
+        help="""Seconds presence alone may hold a due stop (per warning); after that only "keep"
+        answers postpone it, so a user who clicks now and then does not hold an idle GPU for
+        ever. A keep answer is not itself presence.""",
+    )
+    unknown_restart_after = Float(
+        900.0,
+        config=True,
+        help="""Seconds of unknown GPU activity in a row (metrics missing, culler down) after
+        which the idle run restarts and a pending warning is withdrawn. 0: never.""",
     )
     max_gpu_age = Float(
         0.0, config=True, help="Stop GPU servers this many seconds after start, even busy. 0: off."
@@ -249,6 +263,8 @@ class IdleGPUCuller(ClassicCulling, Application):
             idle_threshold=self.idle_threshold,
             presence_timeout=self.presence_timeout,
             presence_holds=self.presence_holds,
+            presence_hold_max=self.presence_hold_max,
+            unknown_restart_after=self.unknown_restart_after,
             max_gpu_age=self.max_gpu_age,
             max_sample_gap=gap,
             exempt_groups=frozenset(self.exempt_groups),
@@ -363,6 +379,8 @@ class IdleGPUCuller(ClassicCulling, Application):
                 payload = warning_payload(decision.state, self.policy(), decision.reason)
                 assert payload is not None
                 await self.servers.put_warning(server, payload)
+                if decision.action == Action.WARN:  # mail/chat for people away from Lab
+                    await notify_warning(self, server, payload)
             elif decision.action == Action.CLEAR_WARNING:
                 await self.servers.delete_warning(server)
             elif decision.action == Action.STOP:

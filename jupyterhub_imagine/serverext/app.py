@@ -117,6 +117,9 @@ class ImagineServerExtension(ExtensionApp):
         self.settings["imagine_culling"] = culling.CullingState(
             culler_services=tuple(self.culler_services), sample_every=self.culling_sample_every
         )
+        from .presence import ServerPresence  # execute requests and saves from any client
+
+        ServerPresence(self.settings["imagine_culling"]).attach(self.serverapp)
 
     def _init_mounts(self) -> None:
         if not self.mounts_enabled:

@@ -98,21 +98,22 @@ def test_missing_metrics_never_stop_and_count_as_unknown() -> None:
     ds = run([None] * 300)
     assert actions(ds) == []
     assert all(d.usage.unknown == STEP for d in ds)
-    # warned, then metrics disappear: no stop however long
+    # warned, then metrics disappear: no stop however long; the warning is withdrawn once the
+    # unknown stretch passes unknown_restart_after (900 s: 16 one-minute samples)
     ds = run([0.0] * 31 + [None] * 200)
-    assert actions(ds) == [(30, Action.WARN)]
+    assert actions(ds) == [(30, Action.WARN), (47, Action.CLEAR_WARNING)]
     assert all("unknown" in d.reason for d in ds[31:])
 
 
-def test_unknown_time_neither_advances_nor_resets_idle_timer() -> None:
-    ds = run([0.0] * 20 + [None] * 50 + [0.0] * 10)
-    assert actions(ds) == [(80, Action.WARN)]
+def test_short_unknown_time_neither_advances_nor_resets_idle_timer() -> None:
+    ds = run([0.0] * 20 + [None] * 10 + [0.0] * 10)
+    assert actions(ds) == [(40, Action.WARN)]
 
 
 def test_gap_longer_than_max_sample_gap_is_unknown() -> None:
     state = ServerState(idle_seconds=1700, last_observed=0.0)
-    d = decide(state, Observation(now=1000.0, utilization=0.0), S)
-    assert d.usage.unknown == 1000.0 and d.usage.idle == 0
+    d = decide(state, Observation(now=600.0, utilization=0.0), S)
+    assert d.usage.unknown == 600.0 and d.usage.idle == 0
     assert d.action == Action.NONE and d.state.idle_seconds == 1700
 
 
@@ -123,8 +124,8 @@ def test_accounting_splits_active_idle_unknown() -> None:
 
 
 def test_first_observation_counts_since_start_as_unknown_if_long() -> None:
-    d = decide(ServerState(), Observation(now=5000.0, utilization=0.0, started=1000.0), S)
-    assert d.usage.unknown == 4000.0
+    d = decide(ServerState(), Observation(now=1500.0, utilization=0.0, started=1000.0), S)
+    assert d.usage.unknown == 500.0
 
 
 def test_abandoned_tab_polling_does_not_save_the_server() -> None:
