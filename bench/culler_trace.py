@@ -68,10 +68,12 @@ def oracle(s: Session, rng: random.Random) -> Outcome:
 
 
 def restart_at(s: Session, after: int) -> int | None:
-    """The user starts a stopped server again: at their next GPU use in the session (they
-    notice when they run something; ``--restart desk``: at their next minute at the desk)."""
+    """The user starts a stopped server again when they next run something on the GPU at the
+    desk (they notice then; ``--restart desk``: at their next minute at the desk, as in the
+    first measurements). GPU work between the stop and then is lost."""
     for i in range(after, len(s.minutes)):
-        if s.minutes[i].gpu if RESTART == "gpu" else s.minutes[i].present:
+        m = s.minutes[i]
+        if m.present and (m.gpu or RESTART == "desk"):
             return i
     return None
 
@@ -209,6 +211,16 @@ DEFAULTS = PolicySettings()
 
 
 def policies(restore_min: int) -> Iterator[tuple[str, Policy]]:
+    for name, policy in all_policies(restore_min):
+        if name in ("no culler", STOCK) or not ONLY or any(o in name for o in ONLY):
+            yield name, policy
+
+
+ONLY: list[str] = []  # --policies: substrings of the names to replay (and the references)
+STOCK = "jupyterhub-idle-culler 3600 s"
+
+
+def all_policies(restore_min: int) -> Iterator[tuple[str, Policy]]:
     yield "no culler", no_culler
     yield "jupyterhub-idle-culler 3600 s", stock()
     for label, kw in SETTINGS:
@@ -236,11 +248,10 @@ def _t(idle: float, lead: float, presence: float, hold: float) -> tuple[str, dic
 
 SETTINGS = [
     _t(3600, 900, 5400, 1800),
-    _t(3600, 900, 3600, 1800),
-    _t(2700, 900, 3600, 1800),
-    _t(1800, 900, 3600, 1800),
-    _t(3600, 900, 3600, 900),
-    _t(2700, 600, 2700, 900),
+    _t(2700, 900, 1800, 5400),
+    _t(1800, 900, 1800, 7200),
+    _t(1800, 900, 1200, 7200),
+    _t(1200, 600, 900, 7200),
 ]
 
 
@@ -288,7 +299,9 @@ def table(results: dict[str, Totals], r: float) -> None:
 def check(per_family: dict[str, dict[str, Totals]], r: float) -> None:
     """The targets for the defaults: on every family no stop during GPU activity and cost at
     most 0.5x stock's; on the mixed reference idle held at most 25% of no culler's."""
-    name = next(n for n in next(iter(per_family.values())) if n.endswith("(defaults)"))
+    name = next((n for n in next(iter(per_family.values())) if n.endswith("(defaults)")), None)
+    if name is None:
+        return
     print(f"\ntargets for {name} (R = {r:g}):")
     ok = True
     for fam, results in per_family.items():
@@ -318,9 +331,16 @@ def main() -> None:
     parser.add_argument(
         "--restart", choices=["gpu", "desk"], default="gpu", help="when a stopped server restarts"
     )
+    parser.add_argument("--policies", default="", help="comma-separated name parts to replay")
+    parser.add_argument("--settings", default="", help="extra settings idle+lead,P,H;...")
     args = parser.parse_args()
     global RESTART
     RESTART = args.restart
+    ONLY.extend(p for p in args.policies.split(",") if p)
+    for spec in filter(None, args.settings.split(";")):
+        times, presence, hold = spec.split(",")
+        idle, lead = times.split("+")
+        SETTINGS.append(_t(float(idle), float(lead), float(presence), float(hold)))
     chosen = [f for f in families(args.users, args.weeks, args.seed)]
     if args.families:
         wanted = args.families.split(",")

@@ -79,7 +79,7 @@ class IdleGPUCuller(ClassicCulling, Application):
     )
     cull_every = Float(60.0, config=True, help="Seconds between cycles.")
     gpu_idle_timeout = Float(
-        3600.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
+        1800.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
     )
     warning_lead = Float(900.0, config=True, help="Seconds between the warning and the stop.")
     postpone_by = Float(3600.0, config=True, help="Seconds one 'keep my GPU' answer adds.")
@@ -88,12 +88,12 @@ class IdleGPUCuller(ClassicCulling, Application):
         5.0, config=True, help="GPU activity (percent, 0-100) below which a GPU counts as idle."
     )
     presence_timeout = Float(
-        5400.0,
+        1800.0,
         config=True,
-        help="""Seconds after the user's last key, click or focus during which a warned server
-        is not stopped: they were at the desk and may be at lunch or in a meeting. The default
-        covers a lunch break; shorter releases forgotten GPUs sooner but stops more servers of
-        users who come back (docs/culler.md has the measured trade-off).""",
+        help="""Seconds after the user's last presence (key, click or focus in Lab; an execute
+        request or a save from any client) during which a due stop is held, for at most
+        presence_hold_max. Longer covers longer breaks but holds forgotten GPUs longer
+        (docs/culler.md has the measured trade-off).""",
     )
     presence_holds = Bool(
         True,
@@ -101,7 +101,7 @@ class IdleGPUCuller(ClassicCulling, Application):
         help="Whether recent presence (presence_timeout) holds a due stop until the user leaves.",
     )
     presence_hold_max = Float(
-        1800.0,
+        7200.0,
         config=True,
         help="""Seconds presence alone may hold a due stop (per warning); after that only "keep"
         answers postpone it, so a user who clicks now and then does not hold an idle GPU for

@@ -23,14 +23,14 @@ class Action(str, enum.Enum):
 class PolicySettings:
     """Policy knobs; times in seconds, utilization in percent (0-100)."""
 
-    gpu_idle_timeout: float = 3600.0
+    gpu_idle_timeout: float = 1800.0
     warning_lead: float = 900.0
     postpone_by: float = 3600.0
     max_postponements: int = 2
     idle_threshold: float = 5.0
-    presence_timeout: float = 5400.0
+    presence_timeout: float = 1800.0
     presence_holds: bool = True
-    presence_hold_max: float = 1800.0
+    presence_hold_max: float = 7200.0
     max_gpu_age: float = 0.0
     max_sample_gap: float = 300.0
     unknown_restart_after: float = 900.0
@@ -189,10 +189,7 @@ def _decide(state: ServerState, obs: Observation, settings: PolicySettings) -> D
             return Decision(
                 Action.CLEAR_WARNING, reason + ", warning withdrawn", restarted(base), usage
             )
-        base = replace(base, idle_seconds=0.0)
-        if obs.utilization is None:
-            return Decision(Action.NONE, reason, base, usage)
-        counted = 0.0
+        return Decision(Action.NONE, reason, replace(base, idle_seconds=0.0), usage)
 
     kind = classify(obs.utilization, settings)
     if kind == "unknown":

@@ -145,17 +145,23 @@ def test_present_user_defers_the_stop_until_they_leave() -> None:
     assert "was active" in ds[45].reason and "stop held" in ds[45].reason
 
 
-def test_defaults_hold_through_lunch_and_release_a_forgotten_server() -> None:
+def test_defaults_keep_covers_a_lunch_and_a_forgotten_server_is_released() -> None:
     defaults = PolicySettings()
-    # a GPU burst, an hour reading at the desk (idle GPU), then away
-    at_desk = {i: i * STEP for i in range(1, 62)}
-    lunch = at_desk | {i: i * STEP for i in range(61 + 75, 200)}  # back after 75 min
-    assert Action.STOP not in [
-        a for _, a in actions(run([90.0] + [0.0] * 199, settings=defaults, presence=lunch))
-    ]
+    # a GPU burst, 40 min reading at the desk (idle GPU), then lunch
+    at_desk = {i: i * STEP for i in range(1, 42)}
+    back = at_desk | {i: i * STEP for i in range(41 + 45, 200)}  # back after 45 min
+    # warned at the desk after 30 idle minutes; "keep" before leaving holds it for an hour
+    kept = actions(
+        run([90.0] + [0.0] * 199, settings=defaults, presence=back, keep={32: 32 * STEP})
+    )
+    assert kept[:2] == [(31, Action.WARN), (32, Action.POSTPONE)]
+    assert Action.STOP not in [a for _, a in kept]
+    # without it, presence holds the due stop only until the last click is 30 min old
+    lost = actions(run([90.0] + [0.0] * 199, settings=defaults, presence=back))
+    assert lost[:2] == [(31, Action.WARN), (41 + 31, Action.STOP)]
+    # forgotten after the reading: released 45 min after the last GPU use at the earliest
     forgotten = actions(run([90.0] + [0.0] * 299, settings=defaults, presence=at_desk))
-    # warned an hour after the burst; stopped at the first cycle past 90 min after the last click
-    assert forgotten[:2] == [(61, Action.WARN), (61 + 91, Action.STOP)]
+    assert forgotten[:2] == [(31, Action.WARN), (41 + 31, Action.STOP)]
 
 
 def test_presence_holds_can_be_switched_off() -> None:
