@@ -225,8 +225,12 @@ def all_policies(restore_min: int) -> Iterator[tuple[str, Policy]]:
     yield "jupyterhub-idle-culler 3600 s", stock()
     for label, kw in SETTINGS:
         yield f"ours {label}", ours(PolicySettings(**kw))
-    v1 = PolicySettings(presence_hold_max=1e9, unknown_restart_after=0, presence_timeout=5400)
-    yield "v1 (3600+900, P 5400, unbounded, Lab only)", ours(v1, lab_only=True)
+    # v1's settings and presence: no bound on presence holds, presence from Lab only (v1 also
+    # counted the keep click as presence; that part is not modelled here)
+    v1 = PolicySettings(
+        gpu_idle_timeout=3600, presence_timeout=5400, presence_hold_max=1e9, unknown_restart_after=0
+    )
+    yield "v1 settings (3600+900, P 5400, no bound, Lab only)", ours(v1, lab_only=True)
     yield f"park at the defaults' stop, {restore_min} min restore", ours(DEFAULTS, park=restore_min)
     eager = PolicySettings(gpu_idle_timeout=900, warning_lead=0, presence_holds=False)
     yield f"park after 900 s idle, {restore_min} min restore", ours(eager, False, restore_min)

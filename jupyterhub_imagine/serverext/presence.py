@@ -15,8 +15,14 @@ the same :class:`~.culling.CullingState` from:
   Lab's autosave of outputs written by a running kernel is not presence; other files count on
   every save.
 
+* **terminal input**: keystrokes a client sends to a terminal (``stdin`` websocket messages).
+  terminado has no public hook for input, so this wraps two of its instance methods: the
+  terminal manager's ``start_reading`` (called once per new terminal) and that terminal's
+  ``ptyproc.write`` (where terminado delivers stdin). Terminal output does not go there. If a
+  terminado release renames them, terminals simply give no presence (logged at startup).
+
 Polling (``GET /api/kernels``, ``/api/contents``, ``/api/sessions``, status) never reaches these
-hooks. Terminal input is not covered: terminado offers no public hook for it.
+hooks.
 """
 
 from __future__ import annotations
@@ -65,6 +71,9 @@ class ServerPresence:
         serverapp.contents_manager.register_pre_save_hook(self.pre_save)
         for kernel_id in self._kernel_manager.list_kernel_ids():
             self.watch(kernel_id)
+        terminals = serverapp.web_app.settings.get("terminal_manager")
+        if terminals is not None:
+            self.attach_terminals(terminals)
 
     def close(self) -> None:
         for kernel_id in list(self._streams):
@@ -111,6 +120,34 @@ class ServerPresence:
                 self.state.record_server_presence("execute")
 
         return on_message
+
+    # -- terminal input -----------------------------------------------------------------------
+
+    def attach_terminals(self, manager: Any) -> None:
+        """Wrap the terminal manager so each new terminal reports its input (see module doc)."""
+        start_reading = getattr(manager, "start_reading", None)
+        if start_reading is None:
+            log.warning("No presence from terminal input: terminado has no start_reading")
+            return
+
+        def start_reading_with_presence(terminal: Any) -> Any:
+            self.wrap_terminal(terminal)
+            return start_reading(terminal)
+
+        manager.start_reading = start_reading_with_presence
+
+    def wrap_terminal(self, terminal: Any) -> None:
+        ptyproc = getattr(terminal, "ptyproc", None)
+        write = getattr(ptyproc, "write", None)
+        if write is None:
+            log.warning("No presence from terminal input: the terminal has no ptyproc.write")
+            return
+
+        def write_with_presence(data: Any) -> Any:
+            self.state.record_server_presence("terminal")
+            return write(data)
+
+        ptyproc.write = write_with_presence
 
     # -- saves -------------------------------------------------------------------------------
 

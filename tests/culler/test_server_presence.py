@@ -171,3 +171,25 @@ async def test_saves_are_presence_but_an_autosave_of_kernel_output_is_not(
     text = json.dumps({"type": "file", "format": "text", "content": "print(1)\n"})
     await put("b.py", text)
     assert seen == ["save", "save", "save"]
+
+
+async def test_terminal_input_is_presence_its_output_is_not(
+    jp_fetch: Any, jp_ws_fetch: Any, seen: list[str]
+) -> None:
+    name = json.loads((await jp_fetch("api", "terminals", method="POST", body="{}")).body)["name"]
+    ws = await jp_ws_fetch("terminals", "websocket", name)
+    try:
+        # the shell's prompt is terminal output; polling the terminals list is not input
+        while True:
+            msg = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+            if msg[0] == "stdout":
+                break
+        await jp_fetch("api", "terminals")
+        await ws.write_message(json.dumps(["set_size", 24, 80, 600, 800]))
+        assert seen == []
+        await ws.write_message(json.dumps(["stdin", "echo hello\r"]))
+        await until(lambda: bool(seen))
+        assert set(seen) == {"terminal"}
+    finally:
+        ws.close()
+        await jp_fetch("api", "terminals", name, method="DELETE")
