@@ -230,7 +230,7 @@ def all_policies(restore_min: int) -> Iterator[tuple[str, Policy]]:
     v1 = PolicySettings(
         gpu_idle_timeout=3600, presence_timeout=5400, presence_hold_max=1e9, unknown_restart_after=0
     )
-    yield "v1 settings (3600+900, P 5400, no bound, Lab only)", ours(v1, lab_only=True)
+    yield "v1 settings (3600+900, P 5400, no bound, Lab)", ours(v1, lab_only=True)
     yield f"park at the defaults' stop, {restore_min} min restore", ours(DEFAULTS, park=restore_min)
     eager = PolicySettings(gpu_idle_timeout=900, warning_lead=0, presence_holds=False)
     yield f"park after 900 s idle, {restore_min} min restore", ours(eager, False, restore_min)
