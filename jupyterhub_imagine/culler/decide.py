@@ -275,7 +275,8 @@ def _warned_idle(
 
 
 # The labextension reports presence at most once a minute, so the click on "keep my GPU" can
-# show up as presence up to a minute before or after the keep answer itself.
+# show up as presence up to a minute after the keep answer itself; presence before the answer
+# is older than the answer and holds nothing either.
 KEEP_ECHO = 60.0
 
 
