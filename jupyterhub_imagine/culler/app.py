@@ -31,6 +31,7 @@ from .decide import (
 )
 from .hub import HubClient, HubError, HubServer, RetryingClient, UserServerClient, epoch
 from .metrics import CullerMetrics
+from .notify import notify_warning
 from .sources import (
     DEFAULT_METRICS,
     UNKNOWN,
@@ -87,7 +88,7 @@ class IdleGPUCuller(ClassicCulling, Application):
     )
     cull_every = Float(60.0, config=True, help="Seconds between cycles.")
     gpu_idle_timeout = Float(
-        3600.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
+        1800.0, config=True, help="Seconds of GPU activity below idle_threshold before a warning."
     )
     warning_lead = Float(900.0, config=True, help="Seconds between the warning and the stop.")
     postpone_by = Float(3600.0, config=True, help="Seconds one 'keep my GPU' answer adds.")
@@ -96,17 +97,30 @@ class IdleGPUCuller(ClassicCulling, Application):
         5.0, config=True, help="GPU activity (percent, 0-100) below which a GPU counts as idle."
     )
     presence_timeout = Float(
-        5400.0,
+        1800.0,
         config=True,
-        help="""Seconds after the user's last key, click or focus during which a warned server
-        is not stopped: they were at the desk and may be at lunch or in a meeting. The default
-        covers a lunch break; shorter releases forgotten GPUs sooner but stops more servers of
-        users who come back (docs/culler.md has the measured trade-off).""",
+        help="""Seconds after the user's last presence (key, click or focus in Lab; an execute
+        request or a save from any client) during which a due stop is held, for at most
+        presence_hold_max. Longer covers longer breaks but holds forgotten GPUs longer
+        (docs/culler.md has the measured trade-off).""",
     )
     presence_holds = Bool(
         True,
         config=True,
         help="Whether recent presence (presence_timeout) holds a due stop until the user leaves.",
+    )
+    presence_hold_max = Float(
+        7200.0,
+        config=True,
+        help="""Seconds presence alone may hold a due stop (per warning); after that only "keep"
+        answers postpone it, so a user who clicks now and then does not hold an idle GPU for
+        ever. A keep answer is not itself presence.""",
+    )
+    unknown_restart_after = Float(
+        900.0,
+        config=True,
+        help="""Seconds of unknown GPU activity in a row (metrics missing, culler down) after
+        which the idle run restarts and a pending warning is withdrawn. 0: never.""",
     )
     max_gpu_age = Float(
         0.0, config=True, help="Stop GPU servers this many seconds after start, even busy. 0: off."
@@ -263,6 +277,8 @@ class IdleGPUCuller(ClassicCulling, Application):
             idle_threshold=self.idle_threshold,
             presence_timeout=self.presence_timeout,
             presence_holds=self.presence_holds,
+            presence_hold_max=self.presence_hold_max,
+            unknown_restart_after=self.unknown_restart_after,
             max_gpu_age=self.max_gpu_age,
             max_sample_gap=gap,
             exempt_groups=frozenset(self.exempt_groups),
@@ -382,6 +398,8 @@ class IdleGPUCuller(ClassicCulling, Application):
                 payload = warning_payload(decision.state, self.policy(), decision.reason)
                 assert payload is not None
                 await self.servers.put_warning(server, payload)
+                if decision.action == Action.WARN:  # mail/chat for people away from Lab
+                    await notify_warning(self, server, payload)
             elif decision.action == Action.CLEAR_WARNING:
                 await self.servers.delete_warning(server)
             elif decision.action == Action.STOP:
