@@ -22,6 +22,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets import Float, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..contract import CullWarning
+
 
 def warning_event(user: str, server: str, server_url: str, stop_at: float, reason: str) -> dict:
     """The JSON payload of one warning (no tokens: only names, times and the reason)."""
@@ -116,7 +118,7 @@ class WarningNotifier(LoggingConfigurable):
         return True
 
 
-async def notify_warning(app: Any, server: Any, payload: dict[str, Any]) -> bool:
+async def notify_warning(app: Any, server: Any, payload: CullWarning) -> bool:
     """Notify about a warning just delivered to ``server`` (a HubServer), if configured.
 
     The notifier is built once per culler, as a child of ``app`` so it reads its config.
@@ -126,9 +128,7 @@ async def notify_warning(app: Any, server: Any, payload: dict[str, Any]) -> bool
         notifier = app._warning_notifier = WarningNotifier(parent=app)
     if not notifier.command and not notifier.url:
         return True
-    event = warning_event(
-        server.user, server.name, server.url, float(payload["stop_at"]), str(payload["reason"])
-    )
+    event = warning_event(server.user, server.name, server.url, payload.stop_at, payload.reason)
     try:
         return await notifier.notify(event)
     except Exception:  # noqa: BLE001 - notifications never break the cycle

@@ -14,6 +14,7 @@ import pytest_asyncio
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
+from jupyterhub_imagine.contract import CullWarning
 from jupyterhub_imagine.culler.app import IdleGPUCuller
 from jupyterhub_imagine.culler.decide import Action, Decision, ServerState
 from jupyterhub_imagine.culler.hub import HubServer
@@ -109,9 +110,9 @@ class FakeServers:
     """FAKE user-server client: records the warnings the culler PUTs."""
 
     def __init__(self) -> None:
-        self.put: list[dict[str, Any]] = []
+        self.put: list[CullWarning] = []
 
-    async def put_warning(self, server: HubServer, payload: dict[str, Any]) -> None:
+    async def put_warning(self, server: HubServer, payload: CullWarning) -> None:
         self.put.append(payload)
 
 
@@ -136,7 +137,10 @@ async def test_the_culler_calls_the_command_when_it_delivers_a_warning(tmp_path:
 
 async def test_no_command_or_url_is_a_no_op() -> None:
     server = HubServer("bob", "", "2026-01-01T00:00:00Z", None, "/user/bob/")
-    assert await notify_warning(IdleGPUCuller(), server, {"stop_at": 1.0, "reason": "x"})
+    warning = CullWarning(
+        issued_at=0.0, stop_at=1.0, reason="x", postponements_left=0, postpone_by=0.0
+    )
+    assert await notify_warning(IdleGPUCuller(), server, warning)
 
 
 def _config(command: list[str]) -> Any:
