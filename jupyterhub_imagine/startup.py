@@ -52,7 +52,18 @@ def _kube_problems(config: Config, spawner_class: Any) -> list[str]:
     if not raw or callable(raw):
         return problems
     try:
-        parse_profiles(raw)
+        profiles = parse_profiles(raw)
     except ProfileConfigError as exc:
         problems.append(f"ImagineKubeSpawner.{exc}")
+        return problems
+    label = config.get("ImagineKubeSpawner", {}).get(
+        "gpu_product_label", spawner_class.gpu_product_label.default_value
+    )
+    typed = [p.slug for p in profiles if p.gpu.type and not p.gpu.mig]
+    if not label and typed:
+        problems.append(
+            "ImagineKubeSpawner.gpu_product_label is empty (no GPU feature discovery), so "
+            f"gpu.type of profile(s) {typed} can match no node: remove gpu.type, or set "
+            "gpu_product_label to a node label your cluster has"
+        )
     return problems
