@@ -89,7 +89,10 @@ def _gpu_from(raw: Mapping[str, Any], where: str) -> GPURequest:
     mig = str(spec.get("mig") or "")
     if mig and not _MIG_RE.match(mig):
         raise ProfileConfigError(
-            f"{where}: gpu.mig must be a MIG resource like 'nvidia.com/mig-1g.10gb', not {mig!r}"
+            f"{where}: gpu.mig must be a MIG resource like 'nvidia.com/mig-1g.10gb', not {mig!r}. "
+            "These exist with the NVIDIA device plugin's 'mixed' MIG strategy; with 'single', "
+            "slices are plain nvidia.com/gpu: leave out mig and set gpu.type to the slice's "
+            "product label (e.g. NVIDIA-A100-SXM4-40GB-MIG-1g.5gb)"
         )
     return GPURequest(count=count, type=str(spec.get("type") or ""), mig=mig)
 
