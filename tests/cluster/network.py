@@ -110,7 +110,8 @@ class Services:
             ("proxy-api", PROXY_API_PORT): (net.proxy_pod, PROXY_API_PORT),
         }
         for port in hub_extra_ports:  # the chart's hub.service.extraPorts
-            table[("hub", int(port["port"]))] = (net.hub_pod, int(port["targetPort"]))
+            target = int(port.get("targetPort") or port["port"])
+            table[("hub", int(port["port"]))] = (net.hub_pod, target)
         return cls(table)
 
     def resolve_url(self, url: str) -> str:
