@@ -43,6 +43,8 @@ class SimulatedGPUSpawner(ImagineLocalSpawner):
     """The local spawner, saying "(simulated)" beside the availability of simulated GPUs."""
 
     def _availability(self, profiles: list[Profile]) -> dict[str, Availability]:
+        if not getattr(load_nvml(self.nvml_module), "IMAGINE_SIMULATED", False):
+            return super()._availability(profiles)  # a test's own fake, or real GPUs
         return {
             slug: SimulatedAvailability(a.free, a.total, a.unit)
             for slug, a in super()._availability(profiles).items()
