@@ -209,9 +209,17 @@ def train_and_watch_the_chart(page: Any) -> None:
     shot(page, "03-alice-training-gpu-panel")
 
 
+def settled(page: Any, selector: str) -> None:
+    """Wait until the element has slid fully into the window (for a readable screenshot)."""
+    page.wait_for_function(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.right <= window.innerWidth && r.left >= 0; }", arg=selector)
+
+
 def keep_the_gpu(page: Any) -> None:
     toast = page.locator(".Toastify__toast", has_text="Keep my GPU")
     toast.wait_for(timeout=150_000)  # training (~30 s) ends, then 6 idle seconds
+    settled(page, ".Toastify__toast")
     shot(page, "04-alice-cull-warning")
     toast.get_by_role("button", name="Keep my GPU").click()
     page.locator(".Toastify__toast", has_text="GPU kept").wait_for(timeout=20_000)
