@@ -14,7 +14,17 @@ PYTEST_ARGS ?=
 demo: env
 	$(BIN)/jupyterhub-imagine-demo
 
-test: system-deps env tools test-python test-js
+# Every suite runs even when an earlier one fails (one failure must not hide the others); the
+# target fails at the end if any did. The Python suite also fails when it leaves a process or a
+# FUSE mount behind (tests/support/leaks.py).
+SUITES := test-python test-js
+
+test: system-deps env tools
+	@failed=""; for suite in $(SUITES); do \
+	  $(MAKE) --no-print-directory $$suite || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
+	echo "All suites passed: $(SUITES)"
 
 test-python: env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

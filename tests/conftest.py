@@ -8,6 +8,31 @@ import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
+_BEFORE: dict[str, set] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests.support import leaks
+
+    _BEFORE["pids"] = set(leaks.processes())
+    _BEFORE["mounts"] = leaks.fuse_mounts()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when it left processes or FUSE mounts behind (checked on full runs)."""
+    if not _BEFORE or session.config.getoption("collectonly"):
+        return
+    import sys
+
+    from tests.support import leaks
+
+    basetemp = str(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    mine = (str(Path(__file__).resolve().parents[1]), sys.prefix, basetemp)
+    left = leaks.leftovers(_BEFORE["pids"], _BEFORE["mounts"], mine)
+    if left:
+        print("\n\nLEFT RUNNING AFTER THE TEST RUN (each is a leak):\n  " + "\n  ".join(left))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 FAKE_KUBECONFIG = """\
 # FAKE: no Kubernetes API server runs in the tests. KubeSpawner loads a client configuration
 # when it is constructed; nothing here is ever contacted (port 9 is discard).

@@ -473,7 +473,11 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         decision: access.Decision | None = auth_model.pop("_imagine_decision", None)
         if decision is not None and decision.allowed:
             return True
-        if await super().check_allowed(username, auth_model):
+        # upstream's own rules (allowed_users, allow_all, existing users), without its plain
+        # group-name check: allowed_groups holds rules, and a group *named* like a rule string
+        # (Keycloak "/X:role=member" is "kc:X:role=member") is no member of the rule's group
+        plain = {**auth_model, "groups": []}
+        if await super().check_allowed(username, plain):
             return True
         if decision is None or decision.allowed is None:
             return False

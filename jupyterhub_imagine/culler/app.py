@@ -4,6 +4,7 @@ jupyterhub-idle-culler's classic loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -16,12 +17,14 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default
 from traitlets import Callable as CallableTrait
 from traitlets.config import Application
 
+from .. import contract
 from .classic import ClassicCulling, key_of
 from .decide import (
     Action,
     Decision,
     Observation,
     PolicySettings,
+    ServerState,
     decide,
     warning_lost,
     warning_payload,
@@ -40,7 +43,13 @@ from .sources import (
     reading_from_activity,
     server_id,
 )
-from .store import CullerStore, ServerKey, ServerRecord
+from .store import MISSING_LIMIT, CullerStore, Event, ServerKey, ServerRecord
+
+
+def undelivered(old: ServerState, new: ServerState) -> ServerState:
+    """The state after an action that did not take effect: the action's own changes are
+    dropped (it is tried again), the time just observed is kept (never counted twice)."""
+    return replace(old, last_observed=new.last_observed, idle_seconds=new.idle_seconds)
 
 
 @dataclass
@@ -163,7 +172,7 @@ class IdleGPUCuller(ClassicCulling, Application):
     service_name = Unicode(
         config=True,
         help="Hub service name of the culler. Default: $JUPYTERHUB_SERVICE_NAME, else "
-        "'idle-gpu-culler'.",
+        "'imagine-culler'.",
     )
     service_url = Unicode(
         config=True,
@@ -199,6 +208,11 @@ class IdleGPUCuller(ClassicCulling, Application):
     source = AnyTrait(None, allow_none=True, help="An ActivitySource; built from config if None.")
     store = AnyTrait(None, allow_none=True, help="A CullerStore; built from db_url if None.")
 
+    @default("log_level")
+    def _log_level_default(self) -> int:
+        # decisions (warn, postpone, stop) are logged at INFO: an admin sees them by default
+        return logging.INFO
+
     @default("api_url")
     def _api_url(self) -> str:
         return os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
@@ -209,7 +223,7 @@ class IdleGPUCuller(ClassicCulling, Application):
 
     @default("servers_url")
     def _servers_url(self) -> str:
-        explicit = os.environ.get("JUPYTERHUB_IMAGINE_SERVERS_URL")
+        explicit = os.environ.get(contract.ENV_SERVERS_URL)
         if explicit:
             return explicit
         public = urlparse(os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
@@ -217,11 +231,11 @@ class IdleGPUCuller(ClassicCulling, Application):
 
     @default("service_name")
     def _service_name(self) -> str:
-        return os.environ.get("JUPYTERHUB_SERVICE_NAME", "idle-gpu-culler")
+        return os.environ.get("JUPYTERHUB_SERVICE_NAME", contract.DEFAULT_CULLER_SERVICE)
 
     @default("bind_url")
     def _bind_url(self) -> str:
-        return os.environ.get("JUPYTERHUB_IMAGINE_CULLER_BIND_URL", "")
+        return os.environ.get(contract.ENV_CULLER_BIND_URL, "")
 
     @default("service_url")
     def _service_url(self) -> str:
@@ -355,8 +369,13 @@ class IdleGPUCuller(ClassicCulling, Application):
 
     async def apply(
         self, server: HubServer, record: ServerRecord, decision: Decision, report: CycleReport
-    ) -> None:
-        """Carry out one decision; failures are logged and retried next cycle."""
+    ) -> bool:
+        """Carry out one decision; returns whether it took effect.
+
+        An action that did not take effect leaves the record as if it had not been decided
+        (tried again next cycle), but keeps the time just observed, so no interval is counted
+        twice.
+        """
         name = server.log_name
         try:
             if decision.action in (Action.WARN, Action.POSTPONE):
@@ -373,41 +392,30 @@ class IdleGPUCuller(ClassicCulling, Application):
         except HubError as e:
             report.errors.append(f"{name}: {decision.action.value}: {e}")
             self.log.warning("%s: could not %s: %s", name, decision.action.value, e)
-            if decision.action in (Action.WARN, Action.POSTPONE, Action.STOP):
-                # not delivered: keep the earlier state so the action is tried again
-                decision = Decision(Action.NONE, decision.reason, record.state, decision.usage)
+            if decision.action != Action.CLEAR_WARNING:
+                record.state = undelivered(record.state, decision.state)
+                return False
         record.state = decision.state
+        return True
 
     async def cycle(self) -> CycleReport:
-        """List servers, read GPU activity once, decide and act; then the classic CPU loop."""
+        """List servers, read GPU activity once, decide and act; then the classic CPU loop.
+
+        A cycle that fails anywhere is counted in the error metric and logged once; the next
+        cycle starts again from what the store holds.
+        """
         self.setup()
         started = time.monotonic()
         now = self.clock()
         report = CycleReport()
-        known = self.store.load_running()
         try:
-            servers, candidates, readings = await self.list_and_read(known, now)
+            await self._cycle(now, report)
         except HubError as e:
             report.errors.append(str(e))
             self.log.error("Hub unavailable, skipping this cycle: %s", e)
-            self.metrics.cycle_errors += 1
-            return report
-        report.servers = len(servers)
-        records = {key_of(s): known.get(key_of(s)) or ServerRecord(key_of(s)) for s in servers}
-        gpu_servers = [
-            s
-            for s in candidates
-            if self.classify(s, records[key_of(s)], readings.get(server_id(s), UNKNOWN))
-        ]
-        report.gpu_servers = len(gpu_servers)
-        self.gpu_full_names = {s.log_name for s in gpu_servers}
-        await self.decide_and_act(gpu_servers, records, readings, now, report)
-        self.store.save(records.values(), set(known))
-        gone = set(known) - set(records)
-        self.store.mark_ended(gone, now, "no longer running")
-        self.warnings = self.pending_warnings(gpu_servers, records)
-        if self.cull_cpu_servers:
-            await self.cull_cpu(servers)
+        except Exception as e:  # noqa: BLE001 - one bad cycle must not stop culling
+            report.errors.append(f"cycle failed: {e!r}")
+            self.log.exception("Culling cycle failed; trying again next cycle")
         self.metrics.end_cycle(
             report.decisions.values(),
             servers=report.servers,
@@ -416,6 +424,64 @@ class IdleGPUCuller(ClassicCulling, Application):
             now=now,
         )
         return report
+
+    async def _cycle(self, now: float, report: CycleReport) -> None:
+        known = self.store.load_running()
+        servers, candidates, readings = await self.list_and_read(known, now)
+        report.servers = len(servers)
+        listed = {key_of(s) for s in servers}
+        revived = self.store.load_ended(listed - set(known))
+        for key in revived:
+            self.log.info("%s: listed again after it was taken as ended", key.log_name)
+        records = {
+            key_of(s): known.get(key_of(s)) or revived.get(key_of(s)) or ServerRecord(key_of(s))
+            for s in servers
+        }
+        for record in records.values():
+            record.missing = 0
+        gpu_servers = [
+            s
+            for s in candidates
+            if self.classify(s, records[key_of(s)], readings.get(server_id(s), UNKNOWN))
+        ]
+        report.gpu_servers = len(gpu_servers)
+        self.gpu_full_names = {s.log_name for s in gpu_servers}
+        events = await self.decide_and_act(gpu_servers, records, readings, now, report)
+        ended, missing = await self.absent([r for k, r in known.items() if k not in listed], report)
+        self.store.commit_cycle([*records.values(), *missing], ended=ended, now=now, events=events)
+        for _, _, action, reason in events:
+            self.metrics.count_event(action, reason)
+        self.warnings = self.pending_warnings(gpu_servers, records)
+        if self.cull_cpu_servers:
+            stops = await self.cull_cpu(servers)
+            self.store.record_events(stops)
+            for _, _, action, reason in stops:
+                self.metrics.count_event(action, reason)
+
+    async def absent(
+        self, records: list[ServerRecord], report: CycleReport
+    ) -> tuple[list[ServerKey], list[ServerRecord]]:
+        """Known instances missing from this listing: (ended, still open).
+
+        One missed listing (offset pagination while servers stop) is not an end: an instance
+        ends when the hub confirms it is gone, or after MISSING_LIMIT listings without it.
+        """
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def running(record: ServerRecord) -> bool:
+            record.missing += 1
+            try:
+                async with gate:
+                    return bool(await self.hub.is_running(record.key))
+            except HubError as e:
+                self.log.info(
+                    "%s: absent from the listing; hub not asked: %s", record.key.log_name, e
+                )
+                return record.missing < MISSING_LIMIT
+
+        answers = await asyncio.gather(*(running(r) for r in records))
+        ended = [r.key for r, still in zip(records, answers, strict=True) if not still]
+        return ended, [r for r, still in zip(records, answers, strict=True) if still]
 
     async def list_and_read(
         self, known: dict[ServerKey, ServerRecord], now: float
@@ -457,7 +523,7 @@ class IdleGPUCuller(ClassicCulling, Application):
             state = records[key_of(server)].state
             payload = warning_payload(state, settings, "GPU idle")
             if payload is not None:
-                entry = {"server": server.name, "url": server.url, **payload}
+                entry = {"server": server.name, "url": server.url, **payload.to_json()}
                 out.setdefault(server.user, []).append(entry)
         return out
 
@@ -471,7 +537,8 @@ class IdleGPUCuller(ClassicCulling, Application):
         readings: dict[tuple[str, str], GpuReading],
         now: float,
         report: CycleReport,
-    ) -> None:
+    ) -> list[Event]:
+        """Decide for each GPU server and act; returns the events of what took effect."""
         settings = self.policy()
         need_presence = [
             s
@@ -481,8 +548,7 @@ class IdleGPUCuller(ClassicCulling, Application):
         ]
         if need_presence:
             await self.with_presence(need_presence, readings, now)
-        todo = []
-        events = []
+        todo: list[tuple[HubServer, ServerRecord, Decision, Any]] = []
         for server in servers:
             record = records[key_of(server)]
             reading = readings.get(server_id(server), UNKNOWN)
@@ -491,40 +557,50 @@ class IdleGPUCuller(ClassicCulling, Application):
             self.metrics.add_usage(decision.usage, record.gpus)
             report.decisions[server.log_name] = decision
             if warning_lost(decision, reading.server_warning):
-                reason = "the server lost its warning (restarted?): sent again"
-                self.log.info("%s: %s", server.log_name, reason)
-                events.append((now, record.key, "resend-warning", reason))
-                todo.append(self.resend(server, record, decision, report))
+                lost = Decision(
+                    Action.NONE,
+                    "the server lost its warning (restarted?): sent again",
+                    decision.state,
+                    decision.usage,
+                )
+                todo.append((server, record, lost, self.resend(server, record, decision, report)))
                 continue
             if decision.action == Action.NONE:
                 self.log.debug("%s: %s", server.log_name, decision.reason)
                 record.state = decision.state
                 continue
-            self.log.info("%s: %s: %s", server.log_name, decision.action.value, decision.reason)
-            events.append((now, record.key, decision.action.value, decision.reason))
-            todo.append(self.apply(server, record, decision, report))
+            todo.append((server, record, decision, self.apply(server, record, decision, report)))
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def gated(coro: Any) -> None:
+        async def gated(coro: Any) -> bool:
             async with gate:
-                await coro
+                return bool(await coro)
 
-        await asyncio.gather(*(gated(c) for c in todo))
-        self.store.record_events(events)
-        for _, _, action, reason in events:
-            self.metrics.count_event(action, reason)
+        done = await asyncio.gather(*(gated(t[3]) for t in todo))
+        events: list[Event] = []
+        for (server, record, decision, _), took_effect in zip(todo, done, strict=True):
+            if not took_effect:
+                continue
+            action = decision.action.value if decision.action != Action.NONE else "resend-warning"
+            self.log.info("%s: %s: %s", server.log_name, action, decision.reason)
+            events.append((now, record.key, action, decision.reason))
+        return events
 
     async def resend(
         self, server: HubServer, record: ServerRecord, decision: Decision, report: CycleReport
-    ) -> None:
+    ) -> bool:
         """PUT again a warning the server no longer holds (state is kept either way)."""
         record.state = decision.state
         payload = warning_payload(decision.state, self.policy(), "GPU idle (warning re-sent)")
+        if payload is None:
+            return False
         try:
-            await self.servers.put_warning(server, payload or {})
+            await self.servers.put_warning(server, payload)
         except HubError as e:
             report.errors.append(f"{server.log_name}: resend-warning: {e}")
             self.log.warning("%s: could not re-send the warning: %s", server.log_name, e)
+            return False
+        return True
 
     # -- running -----------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ class ClassicCulling(Configurable):
     metrics: Any
     store: Any
     clock: Any
+    hub: Any
 
     def cpu_arbiter(self, *, inactive: Any, inactive_limit: int, server: dict[str, Any]) -> Any:
         """GPU servers are ours; everything else gets the classic decision."""
@@ -105,10 +106,15 @@ class ClassicCulling(Configurable):
             skip=self.gpu_full_names,
         )
 
-    async def cull_cpu(self, servers: list[HubServer]) -> None:
+    async def cull_cpu(self, servers: list[HubServer]) -> list[Any]:
+        """Run the classic loop when it has work; returns the events of the servers it stopped.
+
+        What it stopped is read back from the hub afterwards (the loop reports nothing), so
+        a delete that failed, or a server it spared, is not recorded as a stop.
+        """
         due = self.classic_needed(servers)
         if due == []:
-            return  # nothing to cull: skip its second listing of every user
+            return []  # nothing to cull: skip its second listing of every user
         try:
             await cull_idle(
                 url=self.api_url,
@@ -125,14 +131,21 @@ class ClassicCulling(Configurable):
             )
         except Exception as e:  # noqa: BLE001 - the classic loop must not stop the GPU loop
             self.log.error("Classic culling cycle failed: %s", e)
-            return
-        if due:
-            by_name = {s.log_name: s for s in servers}
-            reason = "classic: inactive or too old (jupyterhub-idle-culler)"
-            events = [(self.clock(), key_of(by_name[n]), "classic-stop", reason) for n in due]
-            self.store.record_events(events)
-            for _ in due:
-                self.metrics.count_event("classic-stop", reason)
+        candidates = [s for s in servers if s.log_name not in self.gpu_full_names]
+        if due is not None:
+            candidates = [s for s in candidates if s.log_name in due]
+        stopped = [s for s in candidates if not await self._still_running(s)]
+        reason = "classic: inactive or too old (jupyterhub-idle-culler)"
+        for server in stopped:
+            self.log.info("%s: classic-stop: %s", server.log_name, reason)
+        return [(self.clock(), key_of(s), "classic-stop", reason) for s in stopped]
+
+    async def _still_running(self, server: HubServer) -> bool:
+        try:
+            return bool(await self.hub.is_running(key_of(server)))
+        except Exception as e:  # noqa: BLE001 - unknown: not recorded as stopped
+            self.log.debug("%s: could not ask the hub: %s", server.log_name, e)
+            return True
 
 
 def key_of(server: HubServer) -> ServerKey:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+from ..contract import CullWarning
+
 
 class Action(str, enum.Enum):
     """What the culler should do with one GPU server this cycle."""
@@ -268,14 +270,14 @@ def warning_lost(decision: Decision, server_has_warning: bool | None) -> bool:
 
 def warning_payload(
     state: ServerState, settings: PolicySettings, reason: str
-) -> dict[str, object] | None:
+) -> CullWarning | None:
     """The warning the culler PUTs to the server extension, or None when none is pending."""
     if state.warned_at is None or state.stop_at is None:
         return None
-    return {
-        "issued_at": state.warned_at,
-        "stop_at": state.stop_at,
-        "reason": reason,
-        "postponements_left": max(settings.max_postponements - state.postponements_used, 0),
-        "postpone_by": settings.postpone_by,
-    }
+    return CullWarning(
+        issued_at=state.warned_at,
+        stop_at=state.stop_at,
+        reason=reason,
+        postponements_left=max(settings.max_postponements - state.postponements_used, 0),
+        postpone_by=settings.postpone_by,
+    )

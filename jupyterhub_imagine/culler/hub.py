@@ -14,6 +14,8 @@ from urllib.parse import quote
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.httputil import url_concat
 
+from .. import contract
+
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -191,6 +193,18 @@ class HubClient:
             if pending is not None:
                 pending.cancel()
 
+    async def is_running(self, key: Any) -> bool:
+        """Whether the server instance ``key`` (user, server, started) still runs."""
+        url = f"{self.api_url}/users/{quote(key.user, safe='')}"
+        try:
+            model = json.loads((await self.client.fetch(url)).body)
+        except HubError as e:
+            if e.code == 404:
+                return False
+            raise
+        server = (model.get("servers") or {}).get(key.server) or {}
+        return server.get("started") == key.started and server.get("pending") != "stop"
+
     async def stop_server(self, server: HubServer, *, remove: bool = False) -> bool:
         """Ask the hub to stop a server: True when stopped, False when still stopping (202)."""
         user = quote(server.user, safe="")
@@ -220,16 +234,17 @@ class UserServerClient:
 
     def url(self, server: HubServer, path: str) -> str:
         prefix = server.url if server.url.startswith("http") else self.base_url + server.url
-        return prefix.rstrip("/") + "/jupyterhub-imagine/api/" + path
+        return f"{prefix.rstrip('/')}/{contract.API_PREFIX}/{path}"
 
     async def activity(self, server: HubServer) -> dict[str, Any]:
-        resp = await self.client.fetch(self.url(server, "activity"), retries=self.retries)
+        url = self.url(server, contract.ROUTE_ACTIVITY)
+        resp = await self.client.fetch(url, retries=self.retries)
         return json.loads(resp.body)  # type: ignore[no-any-return]
 
-    async def put_warning(self, server: HubServer, warning: dict[str, Any]) -> None:
-        await self.client.fetch(
-            self.url(server, "warning"), method="PUT", body=warning, retries=self.retries
-        )
+    async def put_warning(self, server: HubServer, warning: contract.CullWarning) -> None:
+        url = self.url(server, contract.ROUTE_WARNING)
+        await self.client.fetch(url, method="PUT", body=warning.to_json(), retries=self.retries)
 
     async def delete_warning(self, server: HubServer) -> None:
-        await self.client.fetch(self.url(server, "warning"), method="DELETE", retries=self.retries)
+        url = self.url(server, contract.ROUTE_WARNING)
+        await self.client.fetch(url, method="DELETE", retries=self.retries)

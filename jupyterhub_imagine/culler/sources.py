@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from ..contract import Activity, ContractError
 from .hub import HubError, HubServer, UserServerClient, http_client
 
 log = logging.getLogger(__name__)
@@ -172,19 +173,23 @@ class PrometheusSource:
         return out
 
 
-def reading_from_activity(model: dict[str, Any], now: float, max_age: float) -> GpuReading:
-    """Turn a server's GET activity answer into a reading."""
-    gpu = model.get("gpu") or {}
-    server_now = model.get("now")
+def reading_from_activity(model: object, now: float, max_age: float) -> GpuReading:
+    """Turn a server's GET activity answer into a reading (unknown if off-contract)."""
+    try:
+        answer = Activity.parse(model)
+    except ContractError as e:
+        log.warning("Activity answer off the contract, read as unknown: %s", e)
+        return UNKNOWN
     # the server's timestamps are turned into ages on its own clock, then into our time
-    skew = now - server_now if isinstance(server_now, (int, float)) else 0.0
+    skew = now - answer.now
 
-    def ours(t: object) -> float | None:
-        return t + skew if isinstance(t, (int, float)) else None
+    def ours(t: float | None) -> float | None:
+        return None if t is None else t + skew
 
-    last_presence = ours(model.get("last_presence"))
-    keep = ours(model.get("keep_requested_at"))
-    warned = model.get("warning") is not None if "warning" in model else None
+    last_presence = ours(answer.last_presence)
+    keep = ours(answer.keep_requested_at)
+    warned = answer.warning is not None if answer.has_warning_field else None
+    gpu = answer.gpu
     devices = gpu.get("gpus") or []
     if not gpu.get("available") or not devices:
         # an unavailable sampler (NVML error) with GPUs listed is unknown, not CPU-only
@@ -193,11 +198,13 @@ def reading_from_activity(model: dict[str, Any], now: float, max_age: float) -> 
     values = [
         u
         for d in devices
+        if isinstance(d, dict)
         for u in [d.get("utilization"), *(m.get("utilization") for m in d.get("mig") or [])]
-        if isinstance(u, (int, float))
+        if isinstance(u, (int, float)) and not isinstance(u, bool)
     ]
-    sampled_at = ours(gpu.get("sampled_at"))
-    stale = sampled_at is not None and now - sampled_at > max_age
+    sampled_at = gpu.get("sampled_at")
+    sampled = ours(float(sampled_at)) if isinstance(sampled_at, (int, float)) else None
+    stale = sampled is not None and now - sampled > max_age
     utilization = max(values) if values and not stale else None
     return GpuReading(
         True, utilization, len(devices), True, last_presence, keep, server_warning=warned

@@ -32,7 +32,13 @@ servers_table = sa.Table(
     sa.Column("unknown_s", sa.Float, nullable=False, default=0.0),
     sa.Column("ended_at", sa.Float, nullable=True),
     sa.Column("end_reason", sa.UnicodeText, nullable=True),
+    # consecutive listings without this instance: ended at MISSING_LIMIT unless the hub says so
+    sa.Column("missing", sa.Integer, nullable=False, default=0, server_default="0"),
 )
+
+#: listings a server may be absent from (offset pagination while servers stop) before it is
+#: taken as ended without the hub confirming it
+MISSING_LIMIT = 2
 
 events_table = sa.Table(
     "imagine_culler_events",
@@ -73,6 +79,7 @@ class ServerRecord:
     active_s: float = 0.0
     idle_s: float = 0.0
     unknown_s: float = 0.0
+    missing: int = 0
 
     def add_usage(self, usage: Usage) -> None:
         """Add server-seconds scaled to GPU-seconds (at least one GPU for a GPU server)."""
@@ -92,6 +99,7 @@ class ServerRecord:
             "active_s": self.active_s,
             "idle_s": self.idle_s,
             "unknown_s": self.unknown_s,
+            "missing": self.missing,
         }
 
     @classmethod
@@ -105,18 +113,52 @@ class ServerRecord:
             active_s=m["active_s"],
             idle_s=m["idle_s"],
             unknown_s=m["unknown_s"],
+            missing=m["missing"],
         )
 
 
+Event = tuple[float, ServerKey, str, str]  # (time, server, action, reason)
+
+
+def _key_params(key: ServerKey) -> dict[str, str]:
+    return {"k_user": key.user, "k_server": key.server, "k_started": key.started}
+
+
+def _by_key(table: sa.Table) -> Any:
+    c = table.c
+    return (
+        (c.user == sa.bindparam("k_user"))
+        & (c.server == sa.bindparam("k_server"))
+        & (c.started == sa.bindparam("k_started"))
+    )
+
+
 class CullerStore:
-    """Small synchronous store; one transaction per cycle."""
+    """Small synchronous store: each cycle's saves, ends and events in one transaction.
+
+    Rows are upserted, so a server instance seen again after it was taken as ended (a missed
+    listing) is revived with its timers and accounting instead of inserted twice.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = sa.create_engine(url, future=True)
         metadata.create_all(self.engine)
+        self._migrate()
         # rows as last loaded, so save() writes only the records that changed
         self._loaded: dict[ServerKey, dict[str, Any]] = {}
+
+    def _migrate(self) -> None:
+        """Columns added since the first release (create_all does not alter tables)."""
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns(servers_table.name)}
+        if "missing" not in columns:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {servers_table.name} "
+                        "ADD COLUMN missing INTEGER NOT NULL DEFAULT 0"
+                    )
+                )
 
     def load_running(self) -> dict[ServerKey, ServerRecord]:
         """All server instances not yet marked ended."""
@@ -126,64 +168,99 @@ class CullerStore:
         self._loaded = {k: r.row() for k, r in records.items()}
         return records
 
-    def save(self, records: Iterable[ServerRecord], known: set[ServerKey]) -> None:
-        """Insert new instances and update the ones in ``known`` (as returned by load)."""
-        new: list[dict[str, Any]] = []
-        old: list[dict[str, Any]] = []
+    def load_ended(self, keys: Iterable[ServerKey]) -> dict[ServerKey, ServerRecord]:
+        """Instances among ``keys`` that were taken as ended (listed again: to be revived)."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        c = servers_table.c
+        users = sorted({k.user for k in wanted})
+        query = sa.select(servers_table).where(c.ended_at.is_not(None), c.user.in_(users))
+        with self.engine.connect() as conn:
+            records = [ServerRecord.from_row(r) for r in conn.execute(query)]
+        return {r.key: r for r in records if r.key in wanted}
+
+    def commit_cycle(
+        self,
+        records: Iterable[ServerRecord],
+        *,
+        ended: Iterable[ServerKey] = (),
+        now: float = 0.0,
+        reason: str = "no longer running",
+        events: Iterable[Event] = (),
+    ) -> None:
+        """One transaction: upsert changed records, mark ``ended`` ones, append ``events``."""
+        rows = []
         for rec in records:
             row = rec.row()
-            if rec.key not in known:
-                new.append(row)
-            elif row != self._loaded.get(rec.key):
-                old.append(row)
+            if row != self._loaded.get(rec.key):
+                rows.append(row)
             self._loaded[rec.key] = dict(row)
-        c = servers_table.c
-        update = (
-            servers_table.update()
-            .where(c.user == sa.bindparam("k_user"))
-            .where(c.server == sa.bindparam("k_server"))
-            .where(c.started == sa.bindparam("k_started"))
-        )
-        with self.engine.begin() as conn:
-            if new:
-                conn.execute(servers_table.insert(), new)
-            if old:
-                rows = [
-                    {f"k_{k}": r.pop(k) for k in ("user", "server", "started")} | r for r in old
-                ]
-                conn.execute(update, rows)
-
-    def mark_ended(self, keys: Iterable[ServerKey], now: float, reason: str) -> None:
-        """Record that these instances are no longer running (stopped by us or anyone)."""
-        c = servers_table.c
-        stmt = (
-            servers_table.update()
-            .where(c.user == sa.bindparam("k_user"))
-            .where(c.server == sa.bindparam("k_server"))
-            .where(c.started == sa.bindparam("k_started"))
-            .values(ended_at=now, end_reason=reason)
-        )
-        rows = [{"k_user": k.user, "k_server": k.server, "k_started": k.started} for k in keys]
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(stmt, rows)
-
-    def record_events(self, events: Iterable[tuple[float, ServerKey, str, str]]) -> None:
-        """Append (time, server, action, reason) rows: warnings, postponements, stops."""
-        rows = [
+        ended_rows = [_key_params(k) | {"ended_at": now, "end_reason": reason} for k in ended]
+        for k in ended:
+            self._loaded.pop(k, None)
+        event_rows = [
             {
                 "ts": ts,
                 "user": k.user,
                 "server": k.server,
                 "started": k.started,
                 "action": action,
-                "reason": reason,
+                "reason": why,
             }
-            for ts, k, action, reason in events
+            for ts, k, action, why in events
         ]
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(events_table.insert(), rows)
+        with self.engine.begin() as conn:
+            self._upsert(conn, rows)
+            if ended_rows:
+                stmt = (
+                    servers_table.update()
+                    .where(_by_key(servers_table))
+                    .values(
+                        ended_at=sa.bindparam("ended_at"), end_reason=sa.bindparam("end_reason")
+                    )
+                )
+                conn.execute(stmt, ended_rows)
+            if event_rows:
+                conn.execute(events_table.insert(), event_rows)
+
+    def _upsert(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        revived = [r | {"ended_at": None, "end_reason": None} for r in rows]
+        keys = ("user", "server", "started")
+        dialect = conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = insert(servers_table)
+            update = {c: stmt.excluded[c] for c in revived[0] if c not in keys}
+            conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), revived)
+            return
+        for row in revived:  # other databases: update, else insert
+            params = {f"k_{k}": row[k] for k in keys}
+            values = {k: v for k, v in row.items() if k not in keys}
+            done = conn.execute(
+                servers_table.update().where(_by_key(servers_table)).values(values), params
+            )
+            if not done.rowcount:
+                conn.execute(servers_table.insert(), [row])
+
+    # -- single writes (tests, tools) ---------------------------------------------------------
+
+    def save(self, records: Iterable[ServerRecord], known: set[ServerKey] | None = None) -> None:
+        """Upsert records (``known`` is accepted for older callers and ignored)."""
+        self.commit_cycle(records)
+
+    def mark_ended(self, keys: Iterable[ServerKey], now: float, reason: str) -> None:
+        """Record that these instances are no longer running (stopped by us or anyone)."""
+        self.commit_cycle((), ended=list(keys), now=now, reason=reason)
+
+    def record_events(self, events: Iterable[Event]) -> None:
+        """Append (time, server, action, reason) rows: warnings, postponements, stops."""
+        self.commit_cycle((), events=list(events))
 
     def events(self, key: ServerKey | None = None) -> list[dict[str, Any]]:
         query = sa.select(events_table).order_by(events_table.c.id)

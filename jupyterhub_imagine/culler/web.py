@@ -18,6 +18,8 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from tornado import web
 from tornado.httpserver import HTTPServer
 
+from .. import contract
+
 WarningsOf = Callable[[str], list[dict[str, Any]]]
 
 
@@ -117,12 +119,20 @@ def make_app(
     return web.Application(
         [
             (
-                prefix + "metrics",
+                prefix + contract.CULLER_ROUTE_METRICS,
                 MetricsHandler,
                 {**auth, "exposition": exposition, "require_auth": metrics_require_auth},
             ),
-            (prefix + "api/warnings", WarningsHandler, {**auth, "warnings_of": warnings_of}),
-            (prefix + "warnings", WarningsPageHandler, {**auth, "warnings_of": warnings_of}),
+            (
+                prefix + "api/" + contract.CULLER_ROUTE_WARNINGS,
+                WarningsHandler,
+                {**auth, "warnings_of": warnings_of},
+            ),
+            (
+                prefix + contract.CULLER_ROUTE_WARNINGS,
+                WarningsPageHandler,
+                {**auth, "warnings_of": warnings_of},
+            ),
             (prefix + "oauth_callback", OAuthCallback, auth),
         ],
         hub_auth=hub_auth,

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-import jupyterhub_imagine
+from jupyterhub_imagine.culler.hubconfig import wire_culler
 from jupyterhub_imagine.demo.gpus import SIMULATED_MODULE, SimulatedGPUSpawner, nvml_module_for_demo
 from jupyterhub_imagine.demo.simulated_nvml import STATE_ENV
 
@@ -97,7 +97,7 @@ DEMO_CULLING = {
 }
 c.JupyterHub.services = [
     {
-        "name": "idle-gpu-culler",
+        "name": "imagine-culler",
         "command": [
             str(Path(sys.executable).with_name("jupyterhub-imagine-culler")),
             "--IdleGPUCuller.activity_source=server",
@@ -112,18 +112,8 @@ c.JupyterHub.services = [
         "oauth_no_confirm": True,
     }
 ]
-c.JupyterHub.load_roles = [
-    {
-        "name": "idle-gpu-culler",
-        "services": ["idle-gpu-culler"],
-        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers",
-                   "access:servers"],
-    },
-    # users may read their own cull warnings from the culler (shown on the hub's home page)
-    {"name": "user", "scopes": ["self", "access:services!service=idle-gpu-culler"]},
-]
-c.JupyterHub.template_paths = [str(Path(jupyterhub_imagine.__file__).parent / "templates")]
-c.JupyterHub.template_vars = {"imagine_culler_service": "idle-gpu-culler"}
+# its role and scopes, users' access to their warnings, the home page showing them
+wire_culler(c)
 
 extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
 if extra:

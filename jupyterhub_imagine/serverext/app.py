@@ -7,14 +7,17 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, List, Unicode, default
+from traitlets.utils.importstring import import_item
 
+from .. import contract
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
 from ..gpu.shared import SharedGPUSampler
+from .base import NoRouteHandler
 from .handlers import GPUHandler, StatusHandler
 from .mounts.manager import ImagineMountManager
 from .software.catalog import ImagineSoftwareCatalog
 
-API_PREFIX = "jupyterhub-imagine/api"
+API_PREFIX = contract.API_PREFIX
 
 
 class ImagineServerExtension(ExtensionApp):
@@ -48,16 +51,23 @@ class ImagineServerExtension(ExtensionApp):
     )
     culler_services = List(
         Unicode(),
-        default_value=["idle-gpu-culler"],
         config=True,
         help="""Names of the hub services allowed to set and clear cull warnings on this server
-        (the idle-GPU culler's service name). Users and other services get 403.""",
+        (the idle-GPU culler's service name). Users and other services get 403. Default: the
+        name the spawner hands the server in $JUPYTERHUB_IMAGINE_CULLER_SERVICE, else
+        'imagine-culler'.""",
     )
     culling_sample_every = Float(
         10.0,
         config=True,
         help="""Seconds between background GPU samples whose peak is reported to the culler, so
         GPU work between two culler cycles is not mistaken for idleness; 0: off.""",
+    )
+    clock = Unicode(
+        "time.time",
+        config=True,
+        help="""Dotted name of the function giving the time (seconds since the epoch) of
+        presence, warnings and "keep" answers. Only tests change it, to a FAKE clock.""",
     )
     hub_prefix = Unicode(
         config=True,
@@ -70,6 +80,13 @@ class ImagineServerExtension(ExtensionApp):
         help="""Offer the /mounts API (remote data over rclone/FUSE, configured through
         ImagineMountManager). Disable on images without FUSE.""",
     )
+    insecure_http_hosts = List(
+        Unicode(),
+        config=True,
+        help="""Hosts that storage mounts may reach over plain http:// (passwords and data then
+        travel unencrypted), e.g. `["127.0.0.1"]` for a WebDAV server on the same machine.
+        Every other mount URL must be https://. Default: none.""",
+    )
     software_enabled = Bool(
         True,
         config=True,
@@ -79,7 +96,11 @@ class ImagineServerExtension(ExtensionApp):
 
     @default("profile")
     def _profile_default(self) -> str:
-        return os.environ.get("JUPYTERHUB_IMAGINE_PROFILE", "")
+        return os.environ.get(contract.ENV_PROFILE, "")
+
+    @default("culler_services")
+    def _culler_services_default(self) -> list[str]:
+        return [contract.culler_service_from_env()]
 
     @default("hub_prefix")
     def _hub_prefix_default(self) -> str:
@@ -110,13 +131,17 @@ class ImagineServerExtension(ExtensionApp):
         from . import culling
 
         self.settings["imagine_culling"] = culling.CullingState(
-            culler_services=tuple(self.culler_services), sample_every=self.culling_sample_every
+            culler_services=tuple(self.culler_services),
+            sample_every=self.culling_sample_every,
+            clock=import_item(self.clock),
         )
 
     def _init_mounts(self) -> None:
         if not self.mounts_enabled:
             return
-        self._mounts = ImagineMountManager(parent=self)
+        self._mounts = ImagineMountManager(
+            parent=self, insecure_http_hosts=list(self.insecure_http_hosts)
+        )
         self._mounts.start()
         self.settings["imagine_mounts"] = self._mounts
         self.settings["imagine_server_info"]["features"].append("mounts")
@@ -134,6 +159,8 @@ class ImagineServerExtension(ExtensionApp):
         routes += list(culling.handlers)
         routes += list(mounts_handlers.handlers) + list(software_handlers.handlers)
         self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
+        # last: anything else under the prefix answers a JSON 404, not the server's HTML page
+        self.handlers.append((rf"/{API_PREFIX}(?:/.*)?", NoRouteHandler))
 
     async def stop_extension(self) -> None:
         self.settings["imagine_culling"].stop_sampling()

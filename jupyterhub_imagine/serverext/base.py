@@ -6,15 +6,15 @@ import json
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
-from tornado import web
 
-from .validation import error_payload
+from .validation import UserError, error_payload, parse_json_object
 
 # Custom authorization resource: a read-only or shared identity can be granted "read" on it
 # without being able to mount data or install kernels ("write").
 AUTH_RESOURCE = "jupyterhub_imagine"
 
-MAX_BODY_BYTES = 64 * 1024
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class ImagineAPIHandler(APIHandler):
@@ -26,22 +26,31 @@ class ImagineAPIHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         exc_info = kwargs.get("exc_info")
         exc = exc_info[1] if exc_info else None
-        self.finish(json.dumps(error_payload(exc, status_code, self._reason)))
+        payload = error_payload(exc, status_code, self._reason)
+        if status_code == 405 and not isinstance(exc, UserError):
+            method = self.request.method if self.request.method in _METHODS else "this method"
+            payload = {
+                "message": f"{method} is not allowed on {self.request.path[:200]}",
+                "reason": "method-not-allowed",
+            }
+        self.finish(json.dumps(payload))
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or a 400/413 that says what is wrong."""
-        body = self.request.body or b""
-        if len(body) > MAX_BODY_BYTES:
-            raise web.HTTPError(413, f"Request body is larger than {MAX_BODY_BYTES} bytes")
-        if not body.strip():
-            return {}
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise web.HTTPError(400, f"Request body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "Request body must be a JSON object")
-        return data
+        return parse_json_object(self.request.body)
+
+
+class NoRouteHandler(ImagineAPIHandler):
+    """Registered last under the API prefix, so an unknown route gets a JSON 404 too."""
+
+    _track_activity = False
+
+    def prepare(self) -> None:
+        raise UserError(
+            f"there is no API route {self.request.path[:200]!r}; see the server API docs",
+            "no-route",
+            status=404,
+        )
 
 
 class PollingHandler(ImagineAPIHandler):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Collection
 from typing import Any, NoReturn, Protocol
@@ -18,11 +17,23 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..contract import (
+    PRESENCE_KINDS,
+    ROUTE_ACTIVITY,
+    ROUTE_KEEP,
+    ROUTE_PRESENCE,
+    ROUTE_WARNING,
+    Activity,
+    ContractError,
+    CullWarning,
+)
+from .validation import UserError, parse_json_body
+
 log = logging.getLogger(__name__)
 
-PRESENCE_KINDS = frozenset({"key", "click", "focus"})
 SETTINGS_KEY = "imagine_culling"
 SAMPLER_KEY = "imagine_gpu_sampler"
+MAX_CULLING_BODY_BYTES = 4096  # a warning or a presence report is a few hundred bytes
 
 
 class CullingError(Exception):
@@ -51,37 +62,13 @@ class InvalidWarning(CullingError):
     reason = "invalid-warning"
 
 
-def _number(body: dict[str, Any], key: str, *, minimum: float = 0.0) -> float:
-    value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidWarning(f"warning field {key!r} must be a number, got {value!r}")
-    if value < minimum:
-        raise InvalidWarning(f"warning field {key!r} must be >= {minimum:g}, got {value!r}")
-    return float(value)
-
-
 def validate_warning(body: object) -> dict[str, Any]:
-    """Check a warning PUT by the culler and return its normalised form."""
-    if not isinstance(body, dict):
-        raise InvalidWarning("the warning must be a JSON object")
-    left = body.get("postponements_left")
-    if isinstance(left, bool) or not isinstance(left, int) or left < 0:
-        raise InvalidWarning(f"'postponements_left' must be an integer >= 0, got {left!r}")
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        raise InvalidWarning("'reason' must be a string")
-    issued_at = _number(body, "issued_at")
-    stop_at = _number(body, "stop_at")
-    if stop_at < issued_at:
-        raise InvalidWarning("'stop_at' must not be before 'issued_at'")
-    return {
-        "issued_at": issued_at,
-        "stop_at": stop_at,
-        "reason": reason,
-        "postponements_left": left,
-        "postpone_by": _number(body, "postpone_by"),
-        "keep_requested_at": None,
-    }
+    """Check a warning PUT by the culler (the contract's CullWarning) and return it as JSON."""
+    try:
+        warning = CullWarning.parse(body)
+    except ContractError as e:
+        raise InvalidWarning(str(e)) from None
+    return {**warning.to_json(), "keep_requested_at": None}
 
 
 class Sampler(Protocol):
@@ -193,9 +180,9 @@ class CullingState:
 
     def record_presence(self, kind: str) -> float:
         """Record a real interaction of a person with the page."""
-        if kind not in PRESENCE_KINDS:
+        if not isinstance(kind, str) or kind not in PRESENCE_KINDS:
             raise CullingError(
-                f"presence 'kind' must be one of {sorted(PRESENCE_KINDS)}, got {kind!r}"
+                f"presence 'kind' must be one of {sorted(PRESENCE_KINDS)}, got {repr(kind)[:40]}"
             )
         self.last_presence = self.clock()
         self.last_presence_kind = kind
@@ -248,13 +235,19 @@ class CullingState:
         skew between nodes does not move presence or "keep" answers.
         """
         gpu = self.take_peaks({k: v for k, v in gpu.items() if k != "warning"})
-        return {
-            "now": self.clock(),
-            "gpu": gpu,
-            "last_presence": self.last_presence,
-            "keep_requested_at": self.keep_requested_at,
-            "warning": self.warning_payload(),
-        }
+        now = self.clock()
+        sampled_at = gpu.get("sampled_at")
+        if isinstance(sampled_at, (int, float)) and self.clock is not time.time:
+            # the sampler stamps with the wall clock: keep the sample's age on our clock
+            gpu["sampled_at"] = now - max(time.time() - sampled_at, 0.0)
+        warning = self._warning
+        return Activity(
+            now=now,
+            gpu=gpu,
+            last_presence=self.last_presence,
+            keep_requested_at=self.keep_requested_at,
+            warning=CullWarning.parse(warning) if warning is not None else None,
+        ).to_json()
 
 
 class _CullingHandler(APIHandler):
@@ -268,10 +261,11 @@ class _CullingHandler(APIHandler):
         return state  # type: ignore[no-any-return]
 
     def json_body(self) -> Any:
+        """The body as JSON, its size and nesting depth bounded before it is parsed."""
         try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as e:
-            raise web.HTTPError(400, f"The body is not valid JSON: {e}", reason="bad-json") from e
+            return parse_json_body(self.request.body, max_bytes=MAX_CULLING_BODY_BYTES)
+        except UserError as e:
+            raise web.HTTPError(e.status_code, e.message, reason=e.reason_code) from None
 
     def reply(self, model: object) -> None:
         self.finish(json.dumps(model))
@@ -371,8 +365,8 @@ class KeepHandler(_CullingHandler):
 
 
 handlers: list[tuple[str, type[APIHandler]]] = [
-    ("activity", ActivityHandler),
-    ("presence", PresenceHandler),
-    ("warning", WarningHandler),
-    ("warning/keep", KeepHandler),
+    (ROUTE_ACTIVITY, ActivityHandler),
+    (ROUTE_PRESENCE, PresenceHandler),
+    (ROUTE_WARNING, WarningHandler),
+    (ROUTE_KEEP, KeepHandler),
 ]

@@ -13,5 +13,8 @@ class ImagineResourceHandler(ImagineAPIHandler):
         return self.request.method not in ("GET", "HEAD")
 
     def query(self, name: str) -> str | None:
-        """One query argument (the last one if repeated)."""
-        return self.get_query_argument(name, None)
+        """One query argument (the last one if repeated), exactly as sent: neither stripped
+        nor with control characters turned into spaces (as tornado's getters do), so that such
+        a value is refused by validation rather than silently changed."""
+        values = self.request.query_arguments.get(name)
+        return self.decode_argument(values[-1], name) if values else None

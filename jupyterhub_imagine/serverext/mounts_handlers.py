@@ -10,7 +10,7 @@ from tornado import web
 from .handler_base import ImagineResourceHandler
 from .mounts.manager import ImagineMountManager
 from .mounts.spec import AUTH_KINDS, BACKENDS, WEBDAV_PRESETS
-from .validation import UserError
+from .validation import UserError, check_flag_arg
 
 SETTINGS_KEY = "imagine_mounts"
 
@@ -58,13 +58,25 @@ class MountHandler(_MountsBase):
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        await self.mounts.delete(name)
+        """?force=true also discards writes not uploaded yet, and names them (200)."""
+        discarded = await self.mounts.delete(
+            name, force=check_flag_arg(self.query("force"), "force")
+        )
+        if discarded:
+            self.finish(
+                {
+                    "message": f"deleted; {len(discarded)} file(s) not uploaded were discarded",
+                    "discarded": discarded,
+                }
+            )
+            return
         self.set_status(204)
         self.finish()
 
 
 class MountActionHandler(_MountsBase):
-    """POST remount (optionally with re-entered secrets) or unmount."""
+    """POST remount (optionally with re-entered secrets) or unmount (?force=true: even with
+    writes not uploaded yet, which stay in the mount's cache)."""
 
     @web.authenticated
     @authorized
@@ -74,7 +86,8 @@ class MountActionHandler(_MountsBase):
             view = await self.mounts.remount(name, self.json_body())
             self.set_status(202)
         elif action == "unmount":
-            view = await self.mounts.unmount(name)
+            force = check_flag_arg(self.query("force"), "force")
+            view = await self.mounts.unmount(name, force=force)
         else:
             raise UserError(
                 "the action must be 'remount' or 'unmount'", "unknown-action", status=404

@@ -7,14 +7,22 @@ into a 4xx JSON answer.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from typing import Any
 
 from tornado import web
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# every pattern here is used with fullmatch: '$' would also match before a final newline
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 MAX_PATH_CHARS = 1024
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
 
 
 class UserError(web.HTTPError):
@@ -24,10 +32,18 @@ class UserError(web.HTTPError):
     containing ``%`` cannot break logging.
     """
 
-    def __init__(self, message: str, reason: str = "bad-request", *, status: int = 400) -> None:
+    def __init__(
+        self,
+        message: str,
+        reason: str = "bad-request",
+        *,
+        status: int = 400,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(status, "%s", message)
         self.message = message
         self.reason_code = reason
+        self.details = details or {}
 
 
 class NotFound(UserError):
@@ -35,10 +51,10 @@ class NotFound(UserError):
         super().__init__(message, status=404, reason="not-found")
 
 
-def error_payload(exc: BaseException | None, status: int, default: str) -> dict[str, str]:
+def error_payload(exc: BaseException | None, status: int, default: str) -> dict[str, Any]:
     """The JSON body of an error answer (never a traceback or internal detail)."""
     if isinstance(exc, UserError):
-        return {"message": exc.message, "reason": exc.reason_code}
+        return {**exc.details, "message": exc.message, "reason": exc.reason_code}
     if isinstance(exc, web.HTTPError):
         message = exc.log_message or default
         if exc.args and exc.log_message:
@@ -52,9 +68,91 @@ def error_payload(exc: BaseException | None, status: int, default: str) -> dict[
     return {"message": default, "reason": ""}
 
 
+def json_depth(raw: bytes, stop_above: int | None = None) -> int:
+    """How deeply arrays and objects nest in a JSON text, counted without parsing it.
+
+    Strings are blanked first so brackets inside them do not count; linear in the size.
+    With ``stop_above``, counting stops as soon as the depth exceeds it.
+    """
+    brackets = _STRING_RE.sub(b'""', raw).translate(None, _NOT_BRACKETS)
+    depth = peak = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            if depth > peak:
+                peak = depth
+                if stop_above is not None and peak > stop_above:
+                    break
+        else:
+            depth -= 1
+    return peak
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_body(
+    raw: bytes | None,
+    *,
+    max_bytes: int = MAX_BODY_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+    empty: Any = None,
+) -> Any:
+    """A request body parsed as JSON, after checking its size and nesting depth.
+
+    Both limits are checked before parsing, so a hostile body can neither exhaust memory nor
+    make the parser recurse too deeply. An empty body gives ``empty``.
+    """
+    raw = raw or b""
+    if len(raw) > max_bytes:
+        raise UserError(
+            f"the request body is larger than {max_bytes} bytes", "too-large", status=413
+        )
+    if not raw.strip():
+        return empty
+    if json_depth(raw, stop_above=max_depth) > max_depth:
+        raise UserError(
+            f"the request body nests arrays or objects deeper than {max_depth} levels",
+            "too-deep",
+        )
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        detail = str(exc)[:120] if isinstance(exc, ValueError) else "too deeply nested"
+        raise UserError(f"the request body is not valid JSON: {detail}", "bad-json") from None
+
+
+def parse_json_object(raw: bytes | None, **limits: Any) -> dict[str, Any]:
+    """A request body that must be a JSON object (an empty body is an empty object)."""
+    data = parse_json_body(raw, empty={}, **limits)
+    if not isinstance(data, dict):
+        raise UserError("the request body must be a JSON object", "bad-json")
+    return data
+
+
+def check_hostname(value: Any, what: str = "host") -> str:
+    """A DNS name (at most 253 characters, labels of 1-63) or an IP address literal."""
+    if not isinstance(value, str) or not value:
+        raise UserError(f"'{what}' must be a host name", reason="invalid-host")
+    try:
+        ipaddress.ip_address(value.strip("[]") if value.startswith("[") else value)
+        return value
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    if len(name) > 253 or not all(_LABEL_RE.fullmatch(p) for p in name.split(".")):
+        raise UserError(
+            f"'{what}' must be a host name of at most 253 characters, with dot-separated "
+            "labels of 1-63 letters, digits or '-' (not starting or ending with '-')",
+            reason="invalid-host",
+        )
+    return value
+
+
 def check_name(value: Any, what: str = "name") -> str:
     """A short name used as a directory or kernel name: letters, digits, '.', '_', '-'."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise UserError(
             f"'{what}' must be 1-63 characters: letters, digits, '.', '_' or '-', starting "
             "with a letter or digit",
@@ -108,13 +206,21 @@ def check_int_arg(value: str | None, what: str, *, default: int, low: int, high:
     """An integer query argument within [low, high]."""
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise UserError(f"'{what}' must be an integer", reason="invalid-query") from None
+    if not re.fullmatch(r"-?[0-9]{1,12}", value):
+        raise UserError(f"'{what}' must be an integer", reason="invalid-query")
+    number = int(value)
     if not low <= number <= high:
         raise UserError(f"'{what}' must be between {low} and {high}", reason="invalid-query")
     return number
+
+
+def check_flag_arg(value: str | None, what: str) -> bool:
+    """A true/false query argument (absent: false)."""
+    if value is None or value in ("", "false", "0"):
+        return False
+    if value in ("true", "1"):
+        return True
+    raise UserError(f"'{what}' must be true or false", reason="invalid-query")
 
 
 def only_fields(body: dict[str, Any], allowed: set[str], what: str) -> None:

@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 from jupyterhub.spawner import SpawnException
-from traitlets import Dict, Int, Unicode
+from traitlets import Dict, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from .. import contract
 from . import profiles as pm
 from .quota import QuotaLimits
 
@@ -53,7 +54,27 @@ class ImagineSpawnerMixin(LoggingConfigurable):
         (Unix time).""",
     )
 
+    culler_service = Unicode(
+        config=True,
+        help="""Hub service name of the idle-GPU culler, handed to every server (environment
+        `JUPYTERHUB_IMAGINE_CULLER_SERVICE`) so that it accepts the culler's warnings. Default:
+        the service in `JupyterHub.services` whose command is `jupyterhub-imagine-culler`,
+        else 'imagine-culler'.""",
+    )
+
     _gpu_deadline: float = 0.0
+
+    @default("culler_service")
+    def _culler_service_default(self) -> str:
+        services = self.config.get("JupyterHub", {}).get("services")
+        if hasattr(services, "get_value"):  # appended to in config files: a lazy value
+            services = services.get_value([])
+        return contract.culler_service_from_services(services) or contract.DEFAULT_CULLER_SERVICE
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()  # type: ignore[misc]
+        env[contract.ENV_CULLER_SERVICE] = self.culler_service
+        return env
 
     async def load_profiles(self) -> list[pm.Profile]:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from jupyterhub_imagine.demo.oidc import load_users
 from tests.auth.hub import Hub
 from tests.support.oidc import OIDCClient, OIDCProvider, scripted_login
 
@@ -129,3 +130,18 @@ def test_refresh_follows_membership(start: Callable[..., Any]):
     time.sleep(1.2)
     r = s.get(f"{hub.url}/hub/home", allow_redirects=False)
     assert r.status_code == 302 and "/login" in r.headers["location"]
+
+
+def test_a_keycloak_group_named_like_a_rule_is_refused(start: Callable[..., Any]):
+    """`allowed_groups` holds rules; a group whose *name* equals a rule string is no member of
+    the rule's group (oauthenticator's plain-name check used to let it in)."""
+    users = load_users("keycloak")
+    carol = next(u for u in users if u["username"] == "carol")
+    carol["claims"]["groups"] = ["/imagine:role=member"]  # becomes kc:imagine:role=member
+    hub, _ = start(
+        "keycloak", {"preset": "keycloak", "allowed_groups": ["kc:imagine:role=member"]},
+        users=users,
+    )
+    r = scripted_login(requests.Session(), hub.url, "carol", "carol")
+    assert r.status_code == 403, r.status_code
+    assert hub.api("/users/carol").status_code == 404  # never created

@@ -1,5 +1,9 @@
 """A real JupyterHub on loopback (the project's configurable-http-proxy, servers from
-SimpleLocalProcessSpawner running jupyterhub-singleuser with the culling handlers)."""
+SimpleLocalProcessSpawner running jupyterhub-singleuser with the real server extension).
+
+NVML is the FAKE module of tests/support/fake_nvml.py (no GPU here): each user's server reads
+the devices of ``<root>/gpu/<user>.json``, which ``RealHub.set_gpu`` writes.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +18,13 @@ from typing import Any
 import requests
 
 from jupyterhub_imagine.demo.oidc import DEMO_DIR
+from tests.support import fake_nvml
 from tests.support.net import free_port
 from tests.support.procs import stop_tree, wait_answering
 
 HERE = Path(__file__).parent
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 CULLER_TOKEN = "test-culler-token-0123456789abcdef"
-# exactly what docs/culler.md tells admins to grant
-CULLER_SCOPES = [
-    "list:users",
-    "read:users:activity",
-    "read:servers",
-    "delete:servers",
-    "access:servers",
-]
 
 
 def find_chp() -> str:
@@ -53,8 +50,20 @@ class RealHub:
         r.raise_for_status()
         return r.json() if r.content else None
 
-    def set_gpu(self, user: str, payload: dict[str, Any]) -> None:
-        (self.gpu_dir / f"{user}.json").write_text(json.dumps(payload))
+    def set_gpu(self, user: str, devices: list[dict[str, Any]]) -> None:
+        """The FAKE NVML devices ``user``'s server sees (fake_nvml.a100(...), ...)."""
+        fake_nvml.write_state(str(self.gpu_dir / f"{user}.json"), devices)
+
+    def wait_routed(self, prefix: str, timeout: float = 60) -> None:
+        """Wait until the proxy routes ``prefix`` (JupyterHub adds an external service's route
+        only once the service answers, up to Service.timeout after the hub's API is up)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = requests.get(self.public_url + prefix + "metrics", timeout=10)
+            if r.status_code != 404:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"the proxy never routed {prefix}")
 
     def start_server(self, user: str, options: dict[str, Any] | None = None) -> None:
         requests.post(
@@ -85,7 +94,6 @@ class RealHub:
         return r.json() if r.content else None
 
 
-TEMPLATES = HERE.parent.parent / "jupyterhub_imagine" / "templates"
 
 
 def write_config(root: Path, users: list[str], service_port: int) -> tuple[Path, int, int]:
@@ -94,7 +102,19 @@ def write_config(root: Path, users: list[str], service_port: int) -> tuple[Path,
     jupyter_config.mkdir()
     (jupyter_config / "jupyter_server_config.json").write_text(
         json.dumps(
-            {"ServerApp": {"jpserver_extensions": {"tests.culler.imagine_culling_testext": True}}}
+            {
+                "ServerApp": {"jpserver_extensions": {"jupyterhub_imagine": True}},
+                "ImagineServerExtension": {
+                    "nvml_module": "tests.support.fake_nvml",
+                    "gpu_cache_seconds": 0,
+                    # the test decides what each cycle sees: no peaks sampled in between
+                    "culling_sample_every": 0,
+                    # presence ages with the culler's injected clock (RealHub.clock_file)
+                    "clock": "tests.support.fake_clock.now",
+                    "mounts_enabled": False,
+                    "software_enabled": False,
+                },
+            }
         )
     )
     roles = [
@@ -109,9 +129,6 @@ def write_config(root: Path, users: list[str], service_port: int) -> tuple[Path,
             ],
             "services": ["test-admin"],
         },
-        {"name": "imagine-culler", "scopes": CULLER_SCOPES, "services": ["imagine-culler"]},
-        # users may open the culler's warnings endpoint (the home page fetches it)
-        {"name": "user", "scopes": ["self", "access:services!service=imagine-culler"]},
     ]
     config = f"""
 c.JupyterHub.ip = "127.0.0.1"
@@ -132,7 +149,10 @@ c.Spawner.start_timeout = 60
 c.Spawner.environment = {{
     "PYTHONPATH": {str(HERE.parent.parent)!r},
     "JUPYTER_CONFIG_DIR": "{jupyter_config}",
-    "IMAGINE_TEST_GPU_DIR": "{root}/gpu",
+    "IMAGINE_FAKE_NVML": lambda spawner: "{root}/gpu/" + spawner.user.name + ".json",
+    "IMAGINE_FAKE_CLOCK": "{root}/gpu/clock",
+    # what the project's spawners hand every server; this hub's spawner is a stock one
+    "JUPYTERHUB_IMAGINE_CULLER_SERVICE": "imagine-culler",
 }}
 c.JupyterHub.services = [
     {{"name": "test-admin", "api_token": {ADMIN_TOKEN!r}}},
@@ -140,8 +160,9 @@ c.JupyterHub.services = [
       "url": "http://127.0.0.1:{service_port}", "oauth_no_confirm": True}},
 ]
 c.JupyterHub.load_roles = {roles!r}
-c.JupyterHub.template_paths = [{str(TEMPLATES)!r}]
-c.JupyterHub.template_vars = {{"imagine_culler_service": "imagine-culler"}}
+# the culler's role and scopes, users' access to their warnings and the home page, as deployed
+from jupyterhub_imagine.culler.hubconfig import wire_culler
+wire_culler(c)
 """
     path = root / "jupyterhub_config.py"
     path.write_text(config)

@@ -1,8 +1,11 @@
-"""IdleGPUCuller against a real JupyterHub with real servers (local processes) and an
-injected clock; GPU activity from the servers' own endpoint with a fake NVML sampler."""
+"""IdleGPUCuller against a real JupyterHub with real servers (local processes) running the real
+server extension, and an injected clock; GPU activity from the servers' own endpoint, over a
+FAKE NVML (no GPU here)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,16 +14,19 @@ import pytest
 
 from jupyterhub_imagine.culler.app import IdleGPUCuller
 from jupyterhub_imagine.culler.decide import Action
+from jupyterhub_imagine.culler.hub import HubClient, HubError, RetryingClient
+from tests.support import fake_nvml
 
-from .hub_fixture import CULLER_TOKEN, RealHub, start_hub, stop_hub
+from .hub_fixture import ADMIN_TOKEN, CULLER_TOKEN, RealHub, start_hub, stop_hub
 
 pytestmark = pytest.mark.timeout(240)
 
 USERS = ["alice", "bob", "carol", "dave", "erin"]
-IDLE = {"available": True, "message": "", "gpus": [{"index": 0, "utilization": 0.0}]}
-BUSY = {"available": True, "message": "", "gpus": [{"index": 0, "utilization": 90.0}]}
-NO_GPU = {"available": False, "message": "No GPU is assigned to this server.", "gpus": []}
-MIG_UNKNOWN = {"available": True, "gpus": [{"index": 0, "utilization": None, "mig": [{}]}]}
+# FAKE NVML devices each server sees (no GPU here)
+IDLE = [fake_nvml.a100("GPU-idle", utilization=0.0)]
+BUSY = [fake_nvml.a100("GPU-busy", utilization=90.0)]
+NO_GPU: list[dict[str, Any]] = []
+MIG_UNKNOWN = [fake_nvml.mig_a100("GPU-mig", ["1g.5gb"])]  # no GPM: activity unknown
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +131,8 @@ async def test_gpu_culling_cycle_by_cycle(hub: RealHub, tmp_path: Path) -> None:
     assert state["bob"] and state["carol"] and state["dave"] and state["erin"]
     assert seen[-1]["carol/"] == Action.NONE
     # keep at c2 + postpone_by 240 s = c6; carol's last presence then 240 s old
-    await cycle()  # c6
-    assert seen[-1]["carol/"] == Action.STOP
+    report = await cycle()  # c6
+    assert seen[-1]["carol/"] == Action.STOP, report.decisions["carol/"].reason
     await cycle()
     state = running(hub)
     assert not state["carol"]
@@ -156,3 +162,92 @@ async def check_classic_culling_and_accounting(
     usage = {k.user: v for k, v in culler.store.usage().items()}
     assert usage["bob"][0] > 300 and usage["bob"][1] == 0
     assert usage["erin"][2] > 300 and usage["erin"][0] == usage["erin"][1] == 0
+
+
+class GlitchyListing(HubClient):
+    """The real hub client, except that the listings named in ``drop`` leave out a user (as
+    offset pagination does while servers stop) and the hub cannot be asked about it (FAKE
+    glitch over the real hub)."""
+
+    def __init__(self, real: HubClient, user: str) -> None:
+        super().__init__(real.api_url, real.client, page_size=real.page_size)
+        self.user = user
+        self.drop = False
+
+    async def ready_server_pages(self) -> Any:
+        async for page in super().ready_server_pages():
+            yield [s for s in page if not (self.drop and s.user == self.user)]
+
+    async def is_running(self, key: Any) -> bool:
+        if self.drop and key.user == self.user:
+            raise HubError("FAKE: the hub did not answer", 503)
+        return await super().is_running(key)
+
+
+async def restart_idle(hub: RealHub, user: str) -> None:
+    hub.set_gpu(user, IDLE)
+    if not hub.running(user):
+        hub.start_server(user)
+        await asyncio.to_thread(hub.wait_ready, [user])
+
+
+@pytest.mark.fake
+async def test_a_server_missing_from_listings_does_not_wedge_the_store(
+    hub: RealHub, tmp_path: Path
+) -> None:
+    await restart_idle(hub, "alice")
+    clock = FakeClock(time.time(), hub.gpu_dir / "clock")
+    culler = make_culler(hub, clock, tmp_path / "culler.sqlite")
+    culler.gpu_idle_timeout = 3600  # no warnings here: only the store's bookkeeping
+    culler.setup()
+    culler.hub = glitch = GlitchyListing(culler.hub, "alice")
+
+    async def cycle(drop: bool) -> Any:
+        glitch.drop = drop
+        clock.now += 60
+        report = await culler.cycle()
+        assert report.errors == [], report.errors
+        return report
+
+    await cycle(False)
+    await cycle(False)
+    await cycle(True)  # missed once, and the hub could not be asked: still running
+    assert any(k.user == "alice" for k in culler.store.load_running())
+    await cycle(False)
+    await cycle(True)
+    await cycle(True)  # missed twice in a row: taken as ended
+    assert not any(k.user == "alice" for k in culler.store.load_running())
+    report = await cycle(False)  # listed again with the same start: revived, not inserted
+    assert "alice/" in report.decisions
+    report = await cycle(False)  # and later cycles save, as before
+    assert "alice/" in report.decisions
+    (idle,) = [u[1] for k, u in culler.store.usage().items() if k.user == "alice"]
+    # seen idle on 5 intervals of 60 s (the glitches' time is counted when seen again)
+    assert idle >= 4 * 60
+    assert culler.metrics.cycle_errors == 0
+
+
+async def test_an_undelivered_warning_is_neither_counted_nor_double_counts_time(
+    hub: RealHub, tmp_path: Path
+) -> None:
+    """The chart's old bug: servers accepting another culler name answer 403 to every warning."""
+    await restart_idle(hub, "alice")
+    clock = FakeClock(time.time(), hub.gpu_dir / "clock")
+    culler = make_culler(hub, clock, tmp_path / "culler.sqlite")
+    culler.setup()
+    # what the servers see: a hub service that is not the culler they were told about
+    culler.servers.client = RetryingClient(ADMIN_TOKEN, retries=0)
+    reports = []
+    for _ in range(6):
+        clock.now += 60
+        reports.append(await culler.cycle())
+    assert all(r.actions().get("alice/") == Action.WARN for r in reports[2:]), reports
+    assert any("not-culler" in e or "403" in e for e in reports[-1].errors)
+    assert [e for e in culler.store.events() if e["user"] == "alice"] == []
+    assert culler.metrics.events["warnings"] == 0
+    (record,) = [r for k, r in culler.store.load_running().items() if k.user == "alice"]
+    assert not record.state.warned
+    # six intervals of 60 s (the first from the server's start), each counted once: a
+    # rolled-back state used to count them again at every cycle
+    total = record.idle_s + record.active_s + record.unknown_s
+    assert 6 * 60 <= total <= 6 * 60 + 30, total

@@ -2,8 +2,8 @@
 real Prometheus), the users' warnings on the hub home page (HTTP client and Chromium), the
 Prometheus source inside the real-hub loop, lost warnings re-sent, and hub 5xx during cycles.
 
-Fakes: NVML (a FAKE sampler file per user, see imagine_culling_testext) and the DCGM exporter
-(a loopback text exposition whose values the test sets); everything else is real.
+Fakes: NVML (the FAKE module of tests/support/fake_nvml.py, a device file per user) and the
+DCGM exporter (a loopback text exposition whose values the test sets); everything else is real.
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ async def test_metrics_and_warnings_on_the_hub_home_page(hub: RealHub, tmp_path:
     culler = culler_for(hub, clock, tmp_path / "c.sqlite")
     web = culler.start_web()
     try:
+        # the hub adds the route once the service answers (JupyterHub waits for it at start-up)
+        await asyncio.to_thread(hub.wait_routed, PREFIX)
         metrics_url = f"{hub.public_url}{PREFIX}metrics"
         assert (await get(metrics_url)).status_code == 403  # no token
         bad = await get(metrics_url, headers={"Authorization": "token nope"})
@@ -161,6 +163,7 @@ async def test_metrics_and_warnings_on_the_hub_home_page(hub: RealHub, tmp_path:
         await asyncio.to_thread(in_browser, look)
     finally:
         web.stop()
+        await web.close_all_connections()  # the proxy keeps connections alive
 
 
 async def test_lost_warning_is_sent_again(hub: RealHub, tmp_path: Path) -> None:
@@ -236,6 +239,7 @@ async def test_prometheus_source_in_the_real_hub_loop(
     )
     web = culler.start_web()
     try:
+        await asyncio.to_thread(hub.wait_routed, PREFIX)  # Prometheus scrapes through the proxy
         deadline = time.time() + 30
         while len(await prom_query(prometheus, UTIL)) < 4 and time.time() < deadline:
             await asyncio.sleep(0.5)
@@ -270,6 +274,7 @@ async def test_prometheus_source_in_the_real_hub_loop(
         assert culls and float(culls[0]["value"][1]) == 2, culls
     finally:
         web.stop()
+        await web.close_all_connections()
 
 
 class FlakyHub(RequestHandler):

@@ -227,12 +227,14 @@ def test_max_gpu_age_stops_even_active_servers() -> None:
 def test_warning_payload() -> None:
     ds = run([0.0] * 30)
     payload = warning_payload(ds[-1].state, S, ds[-1].reason)
-    assert payload == {
+    assert payload is not None
+    assert payload.to_json() == {
         "issued_at": 1800.0,
         "stop_at": 2400.0,
         "reason": ds[-1].reason,
         "postponements_left": 2,
         "postpone_by": 3600,
+        "keep_requested_at": None,
     }
     assert warning_payload(ServerState(), S, "") is None
 

@@ -1,4 +1,5 @@
-"""The server side of the culler contract, through a real jupyter-server (pytest-jupyter)."""
+"""The server side of the culler contract, through a real jupyter-server (pytest-jupyter) with
+the real server extension; the hub's identity and the GPU sampler are FAKES (hub_identity.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from tornado.httpclient import HTTPClientError
 
 from jupyterhub_imagine.serverext.culling import CullingState
 
-EXT = "tests.culler.imagine_culling_testext"
+from .hub_identity import FakeSampler
+
+pytestmark = pytest.mark.fake
 
 CULLER = {"Authorization": "token culler-token"}
 OTHER_SERVICE = {"Authorization": "token other-service-token"}
@@ -28,10 +31,23 @@ WARNING = {
 def jp_server_config() -> dict[str, Any]:
     return {
         "ServerApp": {
-            "jpserver_extensions": {EXT: True},
-            "identity_provider_class": f"{EXT}.TokenMapIdentityProvider",
-        }
+            "jpserver_extensions": {"jupyterhub_imagine": True},
+            "identity_provider_class": "tests.culler.hub_identity.TokenMapIdentityProvider",
+        },
+        "ImagineServerExtension": {
+            "nvml_module": "tests.support.fake_nvml",
+            "mounts_enabled": False,
+            "software_enabled": False,
+        },
     }
+
+
+@pytest.fixture(autouse=True)
+def fake_sampler(jp_serverapp: Any) -> FakeSampler:
+    """The FAKE sampler in place of NVML's (no GPU here)."""
+    sampler = FakeSampler()
+    jp_serverapp.web_app.settings["imagine_gpu_sampler"] = sampler
+    return sampler
 
 
 @pytest.fixture

@@ -243,7 +243,8 @@ def test_bundle_defaults_reach_z2jh(chart: Path, tmp_path: Path):
     assert config["JupyterHub"]["authenticator_class"] == "imagine"
     assert config["JupyterHub"]["spawner_class"] == "imagine"
     assert values["hub"]["services"]["imagine-culler"]["command"][0] == "jupyterhub-imagine-culler"
-    assert values["hub"]["loadRoles"]["imagine-culler"]["services"] == ["imagine-culler"]
+    # its role, users' access and the home page come from that entry alone (hubconfig)
+    assert "wire_culler(c)" in values["hub"]["extraConfig"]["imagine-culler"]
     slugs = [p["slug"] for p in values["singleuser"]["profileList"]]
     assert slugs == ["cpu", "gpu"]
 

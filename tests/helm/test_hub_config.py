@@ -311,3 +311,24 @@ def test_culler_endpoints_and_home_page_warnings_from_the_chart(
     (user,) = [r for r in hub.config.JupyterHub.load_roles if r["name"] == "user"]
     assert set(user["scopes"]) == {"self", "access:services!service=imagine-culler"}
     _check_scopes_exist(user["scopes"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.fake
+async def test_a_culler_renamed_in_the_values_is_wired_from_that_name_alone(
+    chart: Path, tmp_path: Path, crypt_key: str, fake_kubeconfig: Path
+):
+    """Rename the service (Z2JH takes an entry's `name` over its key): its role, users' access,
+    the home page and the name the spawner hands every server follow (on the old chart, servers
+    kept accepting only the old name)."""
+    example = "egi-checkin.yaml"
+    overlay = {"jupyterhub": {"hub": {"services": {"imagine-culler": {"name": "gpu-reaper"}}}}}
+    hub = Hub(chart, tmp_path, example, crypt_key, **overlay)
+    assert [s["name"] for s in hub.config.JupyterHub.services] == ["gpu-reaper"]
+    roles = {r["name"]: r for r in hub.config.JupyterHub.load_roles}
+    assert roles["gpu-reaper"]["services"] == ["gpu-reaper"]
+    assert roles["gpu-reaper"]["scopes"] == culler_scopes_in_docs()
+    assert "access:services!service=gpu-reaper" in roles["user"]["scopes"]
+    assert hub.config.JupyterHub.template_vars["imagine_culler_service"] == "gpu-reaper"
+    spawner = ImagineKubeSpawner(config=hub.config, user=FakeUser("alice", []), _mock=True)
+    assert spawner.culler_service == "gpu-reaper"

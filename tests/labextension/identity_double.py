@@ -22,7 +22,7 @@ class CullerTokenIdentityProvider(IdentityProvider):
         config=True, help="Token that authenticates as the hub service named `culler_name`."
     )
     culler_name = Unicode(
-        "idle-gpu-culler", config=True, help="Hub service name the culler token stands for."
+        "imagine-culler", config=True, help="Hub service name the culler token stands for."
     )
 
     async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]

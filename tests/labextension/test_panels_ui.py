@@ -42,6 +42,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     tmp = tmp_path_factory.mktemp("panels")
     cvmfs = cvmfs_tree.build(tmp / "cvmfs")
     config = {
+        "ImagineServerExtension": {"insecure_http_hosts": ["127.0.0.1"]},  # the local WebDAV
         "ImagineMountManager": {"probe_timeout": 5.0, "rclone_mount_args": FAST_FAILING_RCLONE},
         "ImagineSoftwareCatalog": {"root": str(cvmfs), "apptainer_command": "apptainer-absent"},
     }

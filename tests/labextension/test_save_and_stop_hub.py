@@ -53,9 +53,9 @@ c.Spawner.environment = {{
     "JUPYTERLAB_SETTINGS_DIR": {settings!r},
     "JUPYTER_CONFIG_DIR": {jupyter_config!r},
 }}
-c.JupyterHub.services.append({{"name": "idle-gpu-culler", "api_token": {culler!r}}})
+c.JupyterHub.services.append({{"name": "imagine-culler", "api_token": {culler!r}}})
 c.JupyterHub.load_roles.append(
-    {{"name": "culler", "services": ["idle-gpu-culler"], "scopes": ["access:servers"]}}
+    {{"name": "culler", "services": ["imagine-culler"], "scopes": ["access:servers"]}}
 )
 """
 

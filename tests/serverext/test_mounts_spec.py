@@ -84,12 +84,20 @@ def test_onedata_token_is_in_the_environment_only() -> None:
     assert command.env["ONECLIENT_ACCESS_TOKEN"] == "TOK"
 
 
-def test_loopback_http_is_allowed_other_http_is_not() -> None:
+def test_http_is_allowed_only_to_the_listed_hosts() -> None:
     body = {"name": "x", "backend": "webdav", "user": "u", "password": "p"}
-    parse_request({**body, "url": "http://127.0.0.1:8080/"})
-    parse_request({**body, "url": "http://dav.internal/"}, allow_http=True)
-    with pytest.raises(UserError, match="https"):
-        parse_request({**body, "url": "http://dav.internal/"})
+    listed = ["127.0.0.1", "dav.internal"]
+    parse_request({**body, "url": "http://127.0.0.1:8080/"}, insecure_http_hosts=listed)
+    parse_request({**body, "url": "http://dav.internal/"}, insecure_http_hosts=listed)
+    parse_request({**body, "url": "https://anything.example.org/"})
+    for url, hosts in [
+        ("http://127.0.0.1:8080/", []),  # loopback is not special
+        ("http://localhost/", listed),
+        ("http://dav.internal.evil.org/", listed),
+    ]:
+        with pytest.raises(UserError, match="insecure_http_hosts") as err:
+            parse_request({**body, "url": url}, insecure_http_hosts=hosts)
+        assert err.value.reason_code == "insecure-url"
 
 
 def test_predefined_mounts_refuse_secrets_and_keep_automount() -> None:

@@ -54,9 +54,13 @@ def jp_server_config(mount_root: Path, tmp_path: Path) -> dict[str, Any]:
     token_file.chmod(0o600)
     return {
         "ServerApp": {"jpserver_extensions": {"jupyterhub_imagine": True}},
-        "ImagineServerExtension": {"nvml_module": "tests.support.fake_nvml"},
+        "ImagineServerExtension": {
+            "nvml_module": "tests.support.fake_nvml",
+            "insecure_http_hosts": ["127.0.0.1"],
+        },
         "ImagineMountManager": {
             "root": str(mount_root),
+            "cache_root": str(tmp_path / "cache"),
             "access_token_file": str(token_file),
             "probe_timeout": 5.0,
             "rclone_mount_args": [

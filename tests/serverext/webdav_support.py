@@ -130,6 +130,33 @@ def unmount_leftovers(root: Path) -> None:
         subprocess.run(["fusermount3", "-u", "-z", point], check=False)
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def rclone_mounts(pids: list[int], under: Path | None = None) -> list[int]:
+    """The pids running `rclone mount` (onto a point below ``under`` if given)."""
+    found = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        below = under is None or any(a.startswith(str(under).encode() + b"/") for a in argv)
+        if argv and argv[0].endswith(b"rclone") and b"mount" in argv and below:
+            found.append(pid)
+    return found
+
+
+def all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
 class LogCollector(logging.Handler):
     """Every record of the given loggers (the extension's logger does not propagate to root)."""
 

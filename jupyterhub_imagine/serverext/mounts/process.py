@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import re
 import shutil
@@ -14,6 +16,34 @@ from .spec import Command
 
 _TIMESTAMP_RE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")
 _LOG_TAIL_BYTES = 4096
+_PR_SET_PDEATHSIG = 1
+# the server's variables that a mount program may see; nothing else (no hub API token)
+_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+except OSError:  # not Linux: the mount program is still stopped on every stop path
+    _LIBC = None
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment for a helper program: PATH, HOME, locale and ``extra`` only."""
+    env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env["HOME"] = os.path.expanduser("~")
+    env.update(extra or {})
+    return env
+
+
+def die_with_parent() -> None:
+    """(Run in the child between fork and exec.) Get SIGTERM when the server dies, even by
+    SIGKILL, so a mount program never outlives its server; exit if it is already gone."""
+    if _LIBC is None:
+        return
+    parent = os.getppid()
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the server died before prctl took effect
+        os._exit(1)
 
 
 class MountFailed(Exception):
@@ -34,6 +64,8 @@ async def run_quiet(argv: list[str], *, stdin: bytes | None = None, timeout: flo
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
+        preexec_fn=die_with_parent,
     )
     try:
         out, _err = await asyncio.wait_for(proc.communicate(stdin), timeout)
@@ -70,7 +102,10 @@ async def lazy_unmount(mountpoint: str, fusermount: str | None) -> None:
     """Detach a mount point whatever its state (dead FUSE mounts answer ENOTCONN)."""
     argv = [fusermount, "-u", "-z", mountpoint] if fusermount else ["umount", "-l", mountpoint]
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        *argv,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=child_env(),
     )
     await proc.wait()
 
@@ -130,19 +165,30 @@ class MountProcess:
     async def start(self, timeout: float) -> None:
         """Start the program and wait until the mount point is mounted."""
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        config_fd = -1
+        env = dict(self.command.env)
         try:
+            if self.command.config:
+                # the configuration (with secrets) lives in memory only, readable by the child
+                config_fd = os.memfd_create("rclone.conf", os.MFD_CLOEXEC)
+                os.write(config_fd, self.command.config.encode())
+                env["RCLONE_CONFIG"] = f"/proc/self/fd/{config_fd}"
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command.argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=fd,
                 stderr=fd,
-                env={**os.environ, **self.command.env},
+                env=child_env(env),
+                pass_fds=(config_fd,) if config_fd >= 0 else (),
                 start_new_session=True,  # a Ctrl-C on the server does not hit the mount first
+                preexec_fn=die_with_parent,
             )
         except OSError as e:
             raise MountFailed(f"cannot start {os.path.basename(self.command.argv[0])}: {e}") from e
         finally:
             os.close(fd)
+            if config_fd >= 0:
+                os.close(config_fd)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:

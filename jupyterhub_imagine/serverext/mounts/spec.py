@@ -7,8 +7,8 @@ environment, never in argv.
 
 from __future__ import annotations
 
-import ipaddress
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 from ..validation import (
     UserError,
     check_bool,
+    check_hostname,
     check_name,
     check_relative_path,
     check_text,
@@ -28,9 +29,11 @@ AUTH_KINDS = ("password", "oidc", "none")
 B2DROP_URL = "https://b2drop.eudat.eu/remote.php/webdav/"
 REMOTE = "imagine"  # name of the on-the-fly rclone remote, defined by environment variables
 _ENV_PREFIX = f"RCLONE_CONFIG_{REMOTE.upper()}_"
-_BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$")
-_HOST_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
-_LOOPBACK = {"localhost"}
+_BUCKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,62}")
+_REGION_RE = re.compile(r"[A-Za-z0-9-]{1,64}")
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+_SECRET_BAD_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+ANY_HOST = None  # insecure_http_hosts value that allows http:// to every host (admin mounts)
 
 _COMMON = {"name", "backend", "path", "read_only"}
 _FIELDS = {
@@ -90,23 +93,23 @@ class Secrets:
 
 @dataclass(frozen=True)
 class Command:
-    """A child process to start: argv (no secrets) and extra environment (may hold secrets)."""
+    """A child process to start: argv (no secrets), extra environment and rclone configuration
+    (both may hold secrets; the configuration reaches rclone through an in-memory file only)."""
 
     argv: list[str]
     env: dict[str, str]
+    config: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:  # never show the environment's or configuration's values
+        return f"Command(argv={self.argv!r}, env={sorted(self.env)})"
 
 
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def check_url(value: Any, what: str, *, insecure_http_hosts: Collection[str] | None = ()) -> str:
+    """An https:// URL without embedded credentials; http:// only to the hosts listed.
 
-
-def check_url(value: Any, what: str, *, allow_http: bool) -> str:
-    """An http(s) URL without embedded credentials."""
+    ``insecure_http_hosts``: host names (or addresses) that may be reached over plain http;
+    ``None`` allows every host (mounts the administrator predefined).
+    """
     text = check_text(value, what, max_chars=2048)
     try:
         parts = urlsplit(text)
@@ -116,16 +119,21 @@ def check_url(value: Any, what: str, *, allow_http: bool) -> str:
     del port
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UserError(f"'{what}' must be an https:// URL", reason="invalid-url")
-    if parts.username or parts.password:
+    check_hostname(parts.hostname, f"the host of '{what}'")
+    if parts.username or parts.password or "@" in parts.netloc:
         raise UserError(
             f"'{what}' must not contain a user or password; use the 'user' and 'password' fields",
             reason="invalid-url",
         )
     if " " in text:
         raise UserError(f"'{what}' must not contain spaces (encode them as %20)", "invalid-url")
-    if parts.scheme == "http" and not (allow_http or _is_loopback(parts.hostname)):
+    allowed = insecure_http_hosts
+    if parts.scheme == "http" and allowed is not None and parts.hostname not in allowed:
+        hosts = ", ".join(sorted(allowed)) or "none are"
         raise UserError(
-            f"'{what}' must use https:// so passwords are not sent in clear text",
+            f"'{what}' must use https:// so passwords are not sent in clear text; plain "
+            f"http:// is allowed only to the hosts the administrator lists in "
+            f"ImagineServerExtension.insecure_http_hosts ({hosts})",
             reason="insecure-url",
         )
     return text
@@ -137,13 +145,15 @@ def _secret(body: dict[str, Any], key: str, required: bool) -> dict[str, str]:
         if required:
             raise UserError(f"'{key}' is required for this mount", reason="missing-secret")
         return {}
-    if not isinstance(value, str) or len(value) > 8192 or re.search(r"[\x00-\x1f]", value):
+    if not isinstance(value, str) or len(value) > 8192 or _SECRET_BAD_RE.search(value):
         # never echo the value itself
         raise UserError(f"'{key}' must be a single-line string", reason="invalid-secret")
     return {key: value}
 
 
-def _webdav(body: dict[str, Any], base: dict[str, Any], allow_http: bool) -> tuple[dict, dict]:
+def _webdav(
+    body: dict[str, Any], base: dict[str, Any], http: Collection[str] | None
+) -> tuple[dict, dict]:
     preset = body.get("preset", "webdav")
     if preset not in WEBDAV_PRESETS:
         raise UserError(f"'preset' must be one of {', '.join(WEBDAV_PRESETS)}", "unknown-preset")
@@ -159,22 +169,24 @@ def _webdav(body: dict[str, Any], base: dict[str, Any], allow_http: bool) -> tup
         if body.get("url") not in (None, "", B2DROP_URL):
             raise UserError("the B2DROP preset has a fixed URL; leave 'url' out", "invalid-url")
     else:
-        url = check_url(body.get("url"), "url", allow_http=allow_http)
+        url = check_url(body.get("url"), "url", insecure_http_hosts=http)
         if preset == "nextcloud" and "/remote.php/" not in url:
             url = f"{url.rstrip('/')}/remote.php/dav/files/{quote(user, safe='@')}/"
     secrets = _secret(body, "password", required=auth == "password")
     return {**base, "preset": preset, "url": url, "user": user, "auth": auth}, secrets
 
 
-def _s3(body: dict[str, Any], base: dict[str, Any], allow_http: bool) -> tuple[dict, dict]:
+def _s3(
+    body: dict[str, Any], base: dict[str, Any], http: Collection[str] | None
+) -> tuple[dict, dict]:
     bucket = body.get("bucket")
-    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
+    if not isinstance(bucket, str) or not _BUCKET_RE.fullmatch(bucket):
         raise UserError(
             "'bucket' must be 2-63 letters, digits, '.', '_' or '-'", reason="invalid-bucket"
         )
-    endpoint = check_url(body.get("endpoint"), "endpoint", allow_http=allow_http)
+    endpoint = check_url(body.get("endpoint"), "endpoint", insecure_http_hosts=http)
     region = check_text(body.get("region"), "region", max_chars=64, required=False)
-    if region and not re.match(r"^[A-Za-z0-9-]+$", region):
+    if region and not _REGION_RE.fullmatch(region):
         raise UserError("'region' must be letters, digits and '-'", reason="invalid-field")
     key_id = check_text(body.get("access_key_id"), "access_key_id", max_chars=256)
     secrets = _secret(body, "secret_access_key", required=True)
@@ -182,10 +194,14 @@ def _s3(body: dict[str, Any], base: dict[str, Any], allow_http: bool) -> tuple[d
     return {**base, **fields, "auth": "password"}, secrets
 
 
-def _onedata(body: dict[str, Any], base: dict[str, Any], allow_http: bool) -> tuple[dict, dict]:
+def _onedata(
+    body: dict[str, Any], base: dict[str, Any], http: Collection[str] | None
+) -> tuple[dict, dict]:
     host = check_text(body.get("host"), "host", max_chars=260)
-    if not _HOST_RE.match(host):
-        raise UserError("'host' must be the OneData provider's host name", "invalid-host")
+    name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
+    if port and not (_PORT_RE.fullmatch(port) and 0 < int(port) < 65536):
+        raise UserError("the port in 'host' must be a number from 1 to 65535", "invalid-host")
+    check_hostname(name, "host")
     auth = body.get("auth", "password")
     if auth not in ("password", "oidc"):
         raise UserError("'auth' must be 'password' (a OneData token) or 'oidc'", "invalid-auth")
@@ -196,7 +212,9 @@ def _onedata(body: dict[str, Any], base: dict[str, Any], allow_http: bool) -> tu
 _PARSERS = {"webdav": _webdav, "s3": _s3, "onedata": _onedata}
 
 
-def parse_request(body: dict[str, Any], *, allow_http: bool = False) -> tuple[MountSpec, Secrets]:
+def parse_request(
+    body: dict[str, Any], *, insecure_http_hosts: Collection[str] | None = ()
+) -> tuple[MountSpec, Secrets]:
     """Validate a create request; the secret fields go into :class:`Secrets` only."""
     backend = body.get("backend")
     if backend not in BACKENDS:
@@ -208,18 +226,18 @@ def parse_request(body: dict[str, Any], *, allow_http: bool = False) -> tuple[Mo
         "path": check_relative_path(body.get("path"), "path"),
         "read_only": check_bool(body.get("read_only"), "read_only"),
     }
-    fields, secrets = _PARSERS[backend](body, base, allow_http)
+    fields, secrets = _PARSERS[backend](body, base, insecure_http_hosts)
     return MountSpec(**fields), Secrets(secrets)
 
 
 def parse_secrets(spec: MountSpec, body: dict[str, Any]) -> Secrets:
     """Secrets re-entered for a remount (after a server restart nothing is remembered)."""
-    only_fields(body, set(SECRET_FIELDS), "a remount")
     key = {"webdav": "password", "s3": "secret_access_key", "onedata": "token"}[spec.backend]
+    only_fields(body, {key}, f"a remount of a {spec.backend} mount")
     return Secrets(_secret(body, key, required=False))
 
 
-def parse_predefined(entry: Any, *, allow_http: bool = True) -> MountSpec:
+def parse_predefined(entry: Any) -> MountSpec:
     """An admin-predefined mount: same fields as a request, without secrets, plus automount."""
     if not isinstance(entry, dict):
         raise UserError("a predefined mount must be a dict")
@@ -232,7 +250,7 @@ def parse_predefined(entry: Any, *, allow_http: bool = True) -> MountSpec:
     body = {k: v for k, v in entry.items() if k != "automount"}
     if body.get("auth") == "password":
         body["password"] = "placeholder"  # validated as if given; never stored
-    spec, _ = parse_request(body, allow_http=allow_http)
+    spec, _ = parse_request(body, insecure_http_hosts=ANY_HOST)
     fields = {**spec.to_dict(), "predefined": True}
     fields["automount"] = check_bool(entry.get("automount"), "automount")
     return MountSpec.from_dict(fields)
@@ -245,7 +263,8 @@ def _remote_path(spec: MountSpec) -> str:
 
 
 def rclone_env(spec: MountSpec, secrets: Secrets, *, obscured: str = "", bearer: str = "") -> dict:
-    """The ``RCLONE_CONFIG_IMAGINE_*`` variables that define the remote for one child process.
+    """The remote's settings, named like rclone's ``RCLONE_CONFIG_IMAGINE_*`` variables; the
+    mount gets them as a configuration file (:func:`rclone_config_text`), not as variables.
 
     ``obscured``: the password after ``rclone obscure`` (rclone wants it in that form).
     """
@@ -273,14 +292,30 @@ def rclone_env(spec: MountSpec, secrets: Secrets, *, obscured: str = "", bearer:
     return {_ENV_PREFIX + k: v for k, v in env.items()}
 
 
+def rclone_config_text(env: dict[str, str]) -> str:
+    """The ``[imagine]`` section of an rclone configuration file holding ``env``'s settings.
+
+    A remote defined in a configuration file keeps its plain name (a remote defined through
+    environment variables gets a suffix hashed from every value, the password included, which
+    would move its VFS cache at every mount). Values never hold a line break (validated).
+    """
+    lines = [f"[{REMOTE}]"]
+    for key, value in env.items():
+        if "\n" in value or "\r" in value:
+            raise ValueError("rclone configuration values must be single-line")
+        lines.append(f"{key[len(_ENV_PREFIX) :].lower()} = {value}")
+    return "\n".join(lines) + "\n"
+
+
 def rclone_mount_command(
     spec: MountSpec, mountpoint: str, *, rclone: str, extra_args: list[str], env: dict[str, str]
 ) -> Command:
-    """``rclone mount imagine:<path> <mountpoint> ...`` with the remote defined in ``env``."""
+    """``rclone mount imagine:<path> <mountpoint> ...`` with the remote defined by ``env``'s
+    settings, passed as a configuration file (see :func:`rclone_config_text`)."""
     argv = [rclone, "mount", _remote_path(spec), mountpoint, *extra_args]
     if spec.read_only:
         argv.append("--read-only")
-    return Command(argv=argv, env=env)
+    return Command(argv=argv, env={}, config=rclone_config_text(env))
 
 
 def oneclient_command(spec: MountSpec, mountpoint: str, *, oneclient: str, token: str) -> Command:

@@ -169,7 +169,10 @@ class ImagineSoftwareCatalog(LoggingConfigurable):
         mods = [modules.check_module(m) for m in names]
         options = self._kernel_options(kind, body.get("id"), mods)
         default_display = options.pop("default_display")
-        display = check_text(body.get("display_name") or default_display, "display_name", 120)
+        display = body.get("display_name")
+        display = check_text(
+            default_display if display in (None, "") else display, "display_name", 120
+        )
         spec = kernels.build_kernelspec(
             kind=kind,
             display_name=display,

@@ -18,7 +18,7 @@ from ..validation import NotFound, UserError
 
 LAUNCHER = "jupyterhub_imagine.serverext.software.launcher"
 PREFIX = "imagine-"
-KERNEL_NAME_RE = re.compile(r"^imagine-[a-z0-9-]{1,80}$")
+KERNEL_NAME_RE = re.compile(r"imagine-[a-z0-9-]{1,80}")
 METADATA_KEY = "jupyterhub_imagine"
 
 
@@ -79,7 +79,7 @@ def list_kernelspecs(kernels_dir: str) -> list[dict[str, Any]]:
     except OSError:
         return []
     for name in names:
-        if not KERNEL_NAME_RE.match(name):
+        if not KERNEL_NAME_RE.fullmatch(name):
             continue
         try:
             with open(os.path.join(kernels_dir, name, "kernel.json")) as f:
@@ -93,7 +93,7 @@ def list_kernelspecs(kernels_dir: str) -> list[dict[str, Any]]:
 
 
 def delete_kernelspec(kernels_dir: str, name: str) -> None:
-    if not isinstance(name, str) or not KERNEL_NAME_RE.match(name):
+    if not isinstance(name, str) or not KERNEL_NAME_RE.fullmatch(name):
         raise UserError("kernel names made here look like 'imagine-…'", "invalid-kernel-name")
     folder = os.path.join(kernels_dir, name)
     if not os.path.isfile(os.path.join(folder, "kernel.json")):

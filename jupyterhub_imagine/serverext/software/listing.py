@@ -8,6 +8,7 @@ does not change.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..validation import UserError
 
-CURSOR_RE = re.compile(r"^([A-Za-z0-9_-]{16})\.([0-9]{1,9})$")
+CURSOR_RE = re.compile(r"([A-Za-z0-9_-]{16})\.([0-9]{1,9})")
 KINDS = ("all", "image", "dir")
 
 
@@ -69,7 +70,7 @@ class DirectoryPager:
     def _take(self, path: str, cursor: str | None) -> tuple[str, _Open]:
         if not cursor:
             return secrets.token_urlsafe(12), _Open(path, iter(os.scandir(path)), 0)
-        match = CURSOR_RE.match(cursor)
+        match = CURSOR_RE.fullmatch(cursor)
         if not match:
             raise UserError("'cursor' is not a cursor this server gave out", "invalid-cursor")
         key, offset = match.group(1), int(match.group(2))
@@ -93,11 +94,17 @@ class DirectoryPager:
             raise UserError("'path' is not a directory", "not-a-directory") from None
         except FileNotFoundError:
             raise UserError("'path' does not exist", "not-found", status=404) from None
+        except OSError as e:
+            raise _unreadable(e) from None
         entries: list[dict[str, str]] = []
         done = False
         with item.lock:
             while len(entries) < limit:
-                entry = next(item.iterator, None)
+                try:
+                    entry = next(item.iterator, None)
+                except OSError as e:
+                    _close(item.iterator)
+                    raise _unreadable(e) from None
                 if entry is None:
                     done = True
                     break
@@ -124,6 +131,16 @@ class DirectoryPager:
             ):
                 _, old = self._open.popitem(last=False)
                 _close(old.iterator)
+
+
+def _unreadable(error: OSError) -> UserError:
+    """The answer for a directory that cannot be read (a symbolic link loop, no access, ...)."""
+    if error.errno == errno.ELOOP:
+        return UserError("'path' is a symbolic link loop", "symlink-loop", status=409)
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return UserError("'path' cannot be read: permission denied", "forbidden", status=403)
+    code = errno.errorcode.get(error.errno or 0, "error")
+    return UserError(f"'path' cannot be read ({code})", "unreadable", status=409)
 
 
 def _close(iterator: Iterator[os.DirEntry[str]]) -> None:

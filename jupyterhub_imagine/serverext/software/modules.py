@@ -10,14 +10,14 @@ import subprocess
 from ..validation import UserError
 
 _PART = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}"
-MODULE_RE = re.compile(rf"^{_PART}(/{_PART}){{0,3}}$")
+MODULE_RE = re.compile(rf"{_PART}(/{_PART}){{0,3}}")
 MAX_MODULES = 20000
 _MARKERS_RE = re.compile(r"\s*\((?:D|L|E|default|[A-Za-z,]+)\)\s*$")
 
 
 def check_module(value: object) -> str:
     """A module name such as ``GCC/12.3.0``: no shell metacharacters, no '..'."""
-    if not isinstance(value, str) or not MODULE_RE.match(value) or ".." in value:
+    if not isinstance(value, str) or not MODULE_RE.fullmatch(value) or ".." in value:
         raise UserError(
             "module names look like 'name' or 'name/version' (letters, digits, '.', '_', '+', '-')",
             "invalid-module",
@@ -74,7 +74,7 @@ def parse_terse_avail(text: str) -> list[str]:
         line = _MARKERS_RE.sub("", raw.strip())
         if not line or line.endswith(":") or line.endswith("/"):
             continue
-        if MODULE_RE.match(line):
+        if MODULE_RE.fullmatch(line):
             names.add(line)
     return sorted(names, key=str.lower)
 
