@@ -17,13 +17,13 @@ WATCHED = ("rclone", "jupyterhub-singleuser", "configurable-http-proxy", "jupyte
            "jupyterhub-imagine-culler")
 
 
-def _watched(argv: list[str]) -> bool:
+def _watched(argv: list[str], programs: tuple[str, ...] = WATCHED) -> bool:
     """A program we watch, by the name of the executable or the script it runs; rclone only
     when mounting (the demo's own `rclone serve` is stopped by the demo)."""
     names = [os.path.basename(a) for a in argv[:2]]
-    if "rclone" in names:
+    if "rclone" in names and "rclone" in programs:
         return "mount" in argv
-    return any(n in WATCHED for n in names)
+    return any(n in programs for n in names)
 
 
 def _unescape(field: str) -> str:
@@ -47,8 +47,8 @@ def fuse_mounts_under(root: Path) -> list[str]:
     return found
 
 
-def processes_naming(root: Path) -> list[tuple[int, str]]:
-    """(pid, command line) of watched programs whose command line or environment names root."""
+def processes_naming(root: Path, programs: tuple[str, ...] = WATCHED) -> list[tuple[int, str]]:
+    """(pid, command line) of ``programs`` whose command line or environment names root."""
     needle = str(root.resolve())
     found = []
     for entry in Path("/proc").iterdir():
@@ -57,7 +57,7 @@ def processes_naming(root: Path) -> list[tuple[int, str]]:
         try:
             argv = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes()
                     .split(b"\0") if a]
-            if not _watched(argv):
+            if not _watched(argv, programs):
                 continue
             text = " ".join(argv)
             environ = (entry / "environ").read_bytes().decode(errors="replace")
