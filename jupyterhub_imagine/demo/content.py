@@ -80,9 +80,9 @@ NOTEBOOK_CELLS = [
 
 def sample_notebook() -> str:
     cells = [
-        {"cell_type": kind, "metadata": {}, "source": text,
+        {"id": f"demo-{i}", "cell_type": kind, "metadata": {}, "source": text,
          **({"outputs": [], "execution_count": None} if kind == "code" else {})}
-        for kind, text in NOTEBOOK_CELLS
+        for i, (kind, text) in enumerate(NOTEBOOK_CELLS)
     ]
     kernel = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     return json.dumps({"cells": cells, "metadata": {"kernelspec": kernel},
