@@ -279,8 +279,10 @@ def use_a_stack_kernel(page: Any) -> None:
 def stop_the_server(page: Any, demo: Demo) -> None:
     page.goto(f"{demo.url}/hub/home")
     assert_clean(page, "hub home")
+    assert page.locator(".imagine-gpu-warning").count() <= 1
     page.click("#stop")
-    page.wait_for_selector("#start", state="visible", timeout=60_000)
+    # "#start" is there all along ("My Server"); "#stop" goes once the server has stopped
+    page.wait_for_selector("#stop", state="hidden", timeout=60_000)
     shot(page, "10-alice-stopped")
 
 
