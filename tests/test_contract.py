@@ -16,6 +16,7 @@ from traitlets.config import Config
 from jupyterhub_imagine import contract
 from jupyterhub_imagine.culler.hubconfig import CULLER_SCOPES, TEMPLATE_VAR, wire_culler
 from jupyterhub_imagine.spawner.local import ImagineLocalSpawner
+from jupyterhub_imagine.startup import CULLER_PORT
 
 ROOT = Path(__file__).resolve().parents[1]
 API_TS = (ROOT / "labextension" / "src" / "api.ts").read_text()
@@ -58,11 +59,11 @@ def test_the_chart_runs_the_contract_culler() -> None:
     services = VALUES["jupyterhub"]["hub"]["services"]
     (name,) = [n for n, s in services.items() if s["command"][0] == contract.CULLER_COMMAND]
     assert name == contract.DEFAULT_CULLER_SERVICE
-    env = services[name]["environment"]
-    assert {contract.ENV_SERVERS_URL, contract.ENV_CULLER_BIND_URL} <= set(env)
-    assert any(
-        "wire_culler(c)" in code for code in VALUES["jupyterhub"]["hub"]["extraConfig"].values()
-    )
+    hub = VALUES["jupyterhub"]["hub"]
+    assert CULLER_PORT in [p["name"] for p in hub["service"]["extraPorts"]]
+    # its role, users' access and home page; its URLs and env (ENV_SERVERS_URL, ...) at start
+    code = "\n".join(hub["extraConfig"].values())
+    assert "wire_culler(c)" in code and "wire_z2jh_services(" in code
 
 
 @pytest.mark.parametrize(

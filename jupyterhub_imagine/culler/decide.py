@@ -25,15 +25,17 @@ class Action(str, enum.Enum):
 class PolicySettings:
     """Policy knobs; times in seconds, utilization in percent (0-100)."""
 
-    gpu_idle_timeout: float = 3600.0
+    gpu_idle_timeout: float = 1800.0
     warning_lead: float = 900.0
     postpone_by: float = 3600.0
     max_postponements: int = 2
     idle_threshold: float = 5.0
-    presence_timeout: float = 5400.0
+    presence_timeout: float = 1800.0
     presence_holds: bool = True
+    presence_hold_max: float = 7200.0
     max_gpu_age: float = 0.0
     max_sample_gap: float = 300.0
+    unknown_restart_after: float = 900.0
     exempt_groups: frozenset[str] = field(default_factory=frozenset)
     exempt_profiles: frozenset[str] = field(default_factory=frozenset)
 
@@ -48,6 +50,10 @@ class ServerState:
     stop_at: float | None = None
     postponements_used: int = 0
     last_keep_seen: float | None = None
+    # when presence first held the due stop of the current warning (bounds that hold)
+    held_since: float | None = None
+    # seconds of unknown GPU activity in a row, up to this observation
+    unknown_run: float = 0.0
 
     @property
     def warned(self) -> bool:
@@ -159,13 +165,13 @@ def decide(state: ServerState, obs: Observation, settings: PolicySettings) -> De
 
 def _decide(state: ServerState, obs: Observation, settings: PolicySettings) -> Decision:
     counted, usage = interval_usage(state, obs, settings)
-    base = replace(state, last_observed=obs.now)
+    unknown_run = state.unknown_run + usage.unknown if usage.unknown else 0.0
+    base = replace(state, last_observed=obs.now, unknown_run=unknown_run)
 
     exempt = exemption(obs, settings)
     if exempt:
         if state.warned:
-            cleared = replace(base, warned_at=None, stop_at=None, idle_seconds=0.0)
-            return Decision(Action.CLEAR_WARNING, exempt, cleared, usage)
+            return Decision(Action.CLEAR_WARNING, exempt, restarted(base), usage)
         return Decision(Action.NONE, exempt, replace(base, idle_seconds=0.0), usage)
 
     if settings.max_gpu_age and obs.started is not None:
@@ -176,22 +182,37 @@ def _decide(state: ServerState, obs: Observation, settings: PolicySettings) -> D
             )
             return Decision(Action.STOP, reason, base, usage)
 
+    if settings.unknown_restart_after and unknown_run > settings.unknown_restart_after:
+        reason = (
+            f"GPU activity unknown for {_fmt(unknown_run)} (> unknown_restart_after "
+            f"{_fmt(settings.unknown_restart_after)}): idle run restarted"
+        )
+        if state.warned:
+            return Decision(
+                Action.CLEAR_WARNING, reason + ", warning withdrawn", restarted(base), usage
+            )
+        return Decision(Action.NONE, reason, replace(base, idle_seconds=0.0), usage)
+
     kind = classify(obs.utilization, settings)
     if kind == "unknown":
         reason = "GPU activity unknown (metrics missing or stale): never stopped for that"
         return Decision(Action.NONE, reason, base, usage)
     if kind == "active":
-        active = replace(base, idle_seconds=0.0)
         reason = f"GPU active ({obs.utilization:.0f}% >= {settings.idle_threshold:g}%)"
         if state.warned:
-            cleared = replace(active, warned_at=None, stop_at=None)
+            cleared = restarted(base)
             return Decision(Action.CLEAR_WARNING, reason + ": warning withdrawn", cleared, usage)
-        return Decision(Action.NONE, reason, active, usage)
+        return Decision(Action.NONE, reason, replace(base, idle_seconds=0.0), usage)
 
-    idle = replace(base, idle_seconds=state.idle_seconds + counted)
+    idle = replace(base, idle_seconds=base.idle_seconds + counted)
     if not state.warned:
         return _maybe_warn(idle, obs, settings, usage)
     return _warned_idle(idle, obs, settings, usage)
+
+
+def restarted(state: ServerState) -> ServerState:
+    """``state`` with its idle run restarted and any warning (and presence hold) withdrawn."""
+    return replace(state, idle_seconds=0.0, warned_at=None, stop_at=None, held_since=None)
 
 
 def _maybe_warn(
@@ -208,12 +229,18 @@ def _maybe_warn(
     return Decision(Action.WARN, reason, warned, usage)
 
 
+#: Seconds within which two readings of a keep answer are the same answer: the server's time is
+#: moved onto the culler's clock through the skew of each reading, which varies by the request's
+#: latency, so one answer read in two cycles comes back a few milliseconds apart.
+SAME_KEEP_SECONDS = 1.0
+
+
 def pending_keep(state: ServerState, obs: Observation) -> bool:
     """Whether the user answered "keep" to the current warning and we have not handled it."""
     keep = obs.keep_requested_at
     if keep is None or state.warned_at is None:
         return False
-    if state.last_keep_seen is not None and keep <= state.last_keep_seen:
+    if state.last_keep_seen is not None and keep <= state.last_keep_seen + SAME_KEEP_SECONDS:
         return False
     return keep >= state.warned_at
 
@@ -243,23 +270,59 @@ def _warned_idle(
     if obs.now < state.stop_at:
         reason = f"warned, GPU still idle: stop in {_fmt(state.stop_at - obs.now)}"
         return Decision(Action.NONE, reason, state, usage)
-    if settings.presence_holds and is_present(obs, settings):
+    held = presence_hold(state, obs, settings)
+    if held is not None:
         assert obs.last_presence is not None
         reason = (
             f"warning due but the user was active {_fmt(obs.now - obs.last_presence)} ago "
-            f"(within presence_timeout {_fmt(settings.presence_timeout)}): stop held"
+            f"(within presence_timeout {_fmt(settings.presence_timeout)}): stop held "
+            f"{_fmt(obs.now - held)} of at most {_fmt(settings.presence_hold_max)}"
         )
-        return Decision(Action.NONE, reason, state, usage)
-    away = (
-        "never present"
-        if obs.last_presence is None
-        else (f"last present {_fmt(obs.now - obs.last_presence)} ago")
-    )
-    reason = (
+        return Decision(Action.NONE, reason, replace(state, held_since=held), usage)
+    return Decision(Action.STOP, stop_reason(state, obs, settings), state, usage)
+
+
+# The labextension reports presence at most once a minute, so the click on "keep my GPU" can
+# show up as presence up to a minute after the keep answer itself; presence before the answer
+# is older than the answer and holds nothing either.
+KEEP_ECHO = 60.0
+
+
+def presence_hold(state: ServerState, obs: Observation, settings: PolicySettings) -> float | None:
+    """Since when presence holds this due stop, or None when it does not (any longer).
+
+    Presence holds only while it is recent (``presence_timeout``), only after the last "keep"
+    answer (the answer itself is not presence: it bought its own ``postpone_by``), and for at
+    most ``presence_hold_max`` seconds per warning; after that only "keep" answers postpone.
+    """
+    if not settings.presence_holds or not is_present(obs, settings):
+        return None
+    assert obs.last_presence is not None
+    if state.last_keep_seen is not None and obs.last_presence <= state.last_keep_seen + KEEP_ECHO:
+        return None
+    since = obs.now if state.held_since is None else state.held_since
+    if obs.now - since >= settings.presence_hold_max:
+        return None
+    return since
+
+
+def stop_reason(state: ServerState, obs: Observation, settings: PolicySettings) -> str:
+    if obs.last_presence is None:
+        away = "never present"
+    else:
+        away = f"last present {_fmt(obs.now - obs.last_presence)} ago"
+    if state.held_since is not None:
+        away += f", presence held the stop for {_fmt(obs.now - state.held_since)}"
+    elif state.last_keep_seen is not None and obs.last_presence is not None:
+        away += (
+            ", not since the last keep answer"
+            if obs.last_presence <= state.last_keep_seen + KEEP_ECHO
+            else ""
+        )
+    return (
         f"GPU idle for {_fmt(state.idle_seconds)}, warned {_fmt(obs.now - (state.warned_at or 0))}"
         f" ago, {away}"
     )
-    return Decision(Action.STOP, reason, state, usage)
 
 
 def warning_lost(decision: Decision, server_has_warning: bool | None) -> bool:

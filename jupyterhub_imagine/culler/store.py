@@ -27,6 +27,9 @@ servers_table = sa.Table(
     sa.Column("stop_at", sa.Float, nullable=True),
     sa.Column("postponements_used", sa.Integer, nullable=False, default=0),
     sa.Column("last_keep_seen", sa.Float, nullable=True),
+    # policy v2 (added to older databases at startup, see add_missing_columns)
+    sa.Column("held_since", sa.Float, nullable=True),
+    sa.Column("unknown_run", sa.Float, nullable=False, server_default="0"),
     sa.Column("active_s", sa.Float, nullable=False, default=0.0),
     sa.Column("idle_s", sa.Float, nullable=False, default=0.0),
     sa.Column("unknown_s", sa.Float, nullable=False, default=0.0),
@@ -133,6 +136,20 @@ def _by_key(table: sa.Table) -> Any:
     )
 
 
+def add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
+    """Add the columns a newer version defines to a table an older version created."""
+    have = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+    with engine.begin() as conn:
+        for col in table.columns:
+            if col.name in have:
+                continue
+            kind = col.type.compile(engine.dialect)
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {col.name} {kind}"
+            if col.server_default is not None:
+                ddl += f" NOT NULL DEFAULT {col.server_default.arg}"  # type: ignore[attr-defined]
+            conn.execute(sa.text(ddl))
+
+
 class CullerStore:
     """Small synchronous store: each cycle's saves, ends and events in one transaction.
 
@@ -144,21 +161,9 @@ class CullerStore:
         self.url = url
         self.engine = sa.create_engine(url, future=True)
         metadata.create_all(self.engine)
-        self._migrate()
+        add_missing_columns(self.engine, servers_table)
         # rows as last loaded, so save() writes only the records that changed
         self._loaded: dict[ServerKey, dict[str, Any]] = {}
-
-    def _migrate(self) -> None:
-        """Columns added since the first release (create_all does not alter tables)."""
-        columns = {c["name"] for c in sa.inspect(self.engine).get_columns(servers_table.name)}
-        if "missing" not in columns:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    sa.text(
-                        f"ALTER TABLE {servers_table.name} "
-                        "ADD COLUMN missing INTEGER NOT NULL DEFAULT 0"
-                    )
-                )
 
     def load_running(self) -> dict[ServerKey, ServerRecord]:
         """All server instances not yet marked ended."""

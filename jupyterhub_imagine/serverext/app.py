@@ -135,6 +135,9 @@ class ImagineServerExtension(ExtensionApp):
             sample_every=self.culling_sample_every,
             clock=import_item(self.clock),
         )
+        from .presence import ServerPresence  # execute requests and saves from any client
+
+        ServerPresence(self.settings["imagine_culling"]).attach(self.serverapp)
 
     def _init_mounts(self) -> None:
         if not self.mounts_enabled:

@@ -31,6 +31,8 @@ from .validation import UserError, parse_json_body
 
 log = logging.getLogger(__name__)
 
+# presence the server itself sees (serverext/presence.py), from any client
+SERVER_PRESENCE_KINDS = frozenset({"execute", "save", "terminal"})
 SETTINGS_KEY = "imagine_culling"
 SAMPLER_KEY = "imagine_gpu_sampler"
 MAX_CULLING_BODY_BYTES = 4096  # a warning or a presence report is a few hundred bytes
@@ -184,6 +186,14 @@ class CullingState:
             raise CullingError(
                 f"presence 'kind' must be one of {sorted(PRESENCE_KINDS)}, got {repr(kind)[:40]}"
             )
+        self.last_presence = self.clock()
+        self.last_presence_kind = kind
+        return self.last_presence
+
+    def record_server_presence(self, kind: str) -> float:
+        """Record what a person did through the server (an execute request, a save)."""
+        if kind not in SERVER_PRESENCE_KINDS:
+            raise ValueError(f"server presence kind must be one of {sorted(SERVER_PRESENCE_KINDS)}")
         self.last_presence = self.clock()
         self.last_presence_kind = kind
         return self.last_presence

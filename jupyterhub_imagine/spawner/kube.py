@@ -9,17 +9,16 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, fields
 from typing import Any
 
-from jupyterhub.spawner import SpawnException
 from kubespawner import KubeSpawner
 from kubespawner.utils import recursive_format
-from traitlets import Bool, Float, List, Unicode, default
+from traitlets import Bool, Callable, Dict, Enum, Float, List, Unicode, Union, default, validate
 
 from . import profiles as pm
 from .availability import _SHARED, ClusterWatcher, shared_watcher
 from .cluster_state import unit
 from .form import Availability, render_form
 from .mixin import ImagineSpawnerMixin
-from .placement import PlacementPolicy, PodTraits, place
+from .placement import AVOID_MODES, PlacementPolicy, PodTraits, place
 from .progress import describe, first_message
 from .quota import Holding, QuotaBook, QuotaLimits
 
@@ -37,10 +36,22 @@ def _default_choice(spec: dict[str, Any]) -> str | None:
 class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
     """KubeSpawner whose profiles carry `gpu` and `requires` (see docs/spawner.md)."""
 
+    # KubeSpawner 7.0 (Z2JH 4.4) takes a list only; the dict form keyed by slug came in 7.1.
+    # Both go through profiles.parse_profiles, never through KubeSpawner's own profile code.
+    profile_list = Union(
+        [List(trait=Dict()), Dict(), Callable()],
+        default_value=[],
+        config=True,
+        help="""Profiles in KubeSpawner's format plus `gpu` and `requires` (docs/spawner.md): a
+        list, a dict keyed by slug (also with KubeSpawner 7.0), or a callable returning either.""",
+    )
     gpu_product_label = Unicode(
         "nvidia.com/gpu.product",
         config=True,
-        help="Node label whose value is a profile's `gpu.type` (set by GPU feature discovery).",
+        help="""Node label whose value is a profile's `gpu.type` (NVIDIA GPU feature discovery
+        sets `nvidia.com/gpu.product`; on GKE e.g. `cloud.google.com/gke-accelerator`). Empty:
+        the cluster has no such label, so profiles may not set `gpu.type` (select nodes with the
+        profile's `kubespawner_override.node_selector` instead) and CPU pods are not steered.""",
     )
     gpu_tolerations = List(
         default_value=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
@@ -48,12 +59,31 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
         help="""Tolerations added to pods of GPU profiles only (GPU nodes are usually tainted so
         that nothing else lands there). CPU pods lose any toleration for `nvidia.com/*` keys.""",
     )
-    cpu_avoid_gpu_nodes = Bool(
-        True,
+    cpu_avoid_gpu_nodes = Union(
+        [Enum(AVOID_MODES), Bool()],
+        default_value="preferred",
         config=True,
-        help="""Keep pods of CPU profiles off GPU nodes with a required node affinity
-        `<gpu_product_label> DoesNotExist`. Turn off where every node has a GPU.""",
+        help="""How pods of CPU profiles keep off nodes that have `gpu_product_label`:
+        "preferred" (default; a preferred node affinity, so they still start on clusters where
+        every node has the label), "required" (a required node affinity: never on a GPU node),
+        or "off". `true` means "preferred", `false` "off".""",
     )
+    gpu_runtime_class_name = Unicode(
+        "",
+        config=True,
+        help="""`runtimeClassName` of pods of GPU profiles, e.g. "nvidia" where the NVIDIA
+        container runtime is not the node's default (k3s, RKE2, some GPU operator installs).
+        Empty: the node's default runtime. A profile sets its own through its
+        `kubespawner_override: {gpu_runtime_class_name: ...}`. CPU pods never get it.""",
+    )
+
+    @validate("cpu_avoid_gpu_nodes")
+    def _avoid_mode(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if isinstance(value, bool):
+            return "preferred" if value else "off"
+        return str(value)
+
     availability_enabled = Bool(
         True,
         config=True,
@@ -104,7 +134,10 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
 
     def _policy(self) -> PlacementPolicy:
         return PlacementPolicy(
-            self.gpu_product_label, tuple(self.gpu_tolerations), self.cpu_avoid_gpu_nodes
+            self.gpu_product_label,
+            tuple(self.gpu_tolerations),
+            str(self.cpu_avoid_gpu_nodes),
+            self.gpu_runtime_class_name,
         )
 
     async def watcher(self) -> ClusterWatcher | None:
@@ -192,7 +225,7 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
             self._server_key, self.user.name, groups, gpu.count, limits
         )
         if reason:
-            raise SpawnException(reason, reason="quota", status_code=403)
+            raise self.refuse(reason, reason="quota", status_code=403)
         if w is None:
             return
         pod_key = f"{self.namespace}/{self.pod_name}"
@@ -200,7 +233,7 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
         refusal = w.state.refusal(gpu, unit(gpu))
         if refusal:
             QUOTA_BOOK.release(self._server_key)
-            raise SpawnException(
+            raise self.refuse(
                 f"Profile {profile.display_name!r}: {refusal}", reason="capacity", status_code=409
             )
         w.state.reserve(pod_key, gpu, time.time())

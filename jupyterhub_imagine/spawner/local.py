@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any
 
-from jupyterhub.spawner import LocalProcessSpawner, SpawnException
+from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Callable, Dict, List, Unicode, Union, default
 
 from ..gpu.nvml import GPUDevice, NVMLReader, load_nvml
@@ -140,7 +140,7 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
         async with lock:
             reason = refusal(ledger.holdings(), self._server_key(), wanted, self.quota_limits())
             if reason:
-                raise SpawnException(reason, reason="quota", status_code=403)
+                raise self.refuse(reason, reason="quota", status_code=403)
             candidates = candidates_for(gpu, self._inventory())
             allocation = ledger.allocate(
                 self._server_key(),
@@ -151,7 +151,7 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
                 groups=wanted.groups,
             )
         if allocation is None:
-            raise SpawnException(
+            raise self.refuse(
                 f"No {gpu.label()} is free right now for profile "
                 f"{selection.profile.display_name!r}; try again later or pick another profile.",
                 reason="capacity",

@@ -6,12 +6,12 @@ import inspect
 import time
 from typing import Any
 
-from jupyterhub.spawner import SpawnException
 from traitlets import Dict, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .. import contract
 from . import profiles as pm
+from .compat import SpawnRefused, keep_out_of_failure_count, query_options
 from .quota import QuotaLimits
 
 
@@ -112,19 +112,31 @@ class ImagineSpawnerMixin(LoggingConfigurable):
         now = time.time() if now is None else now
         return bool(self._gpu_deadline) and now >= self._gpu_deadline
 
+    def refuse(self, message: str, *, reason: str, status_code: int) -> SpawnRefused:
+        """A refusal to raise inside a spawn: shown as it is, never counted as a hub failure."""
+        keep_out_of_failure_count(self)
+        return SpawnRefused(message, reason=reason, status_code=status_code)
+
+    async def _select(self, user_options: dict[str, Any]) -> pm.Selection:
+        return pm.select(await self.load_profiles(), user_options, await self.entitlements())
+
     async def resolve_selection(self, user_options: dict[str, Any]) -> pm.Selection:
         """Validate options again at start: an API call or a crafted link bypasses the form."""
         try:
-            return pm.select(await self.load_profiles(), user_options, await self.entitlements())
+            return await self._select(user_options)
         except pm.BadSpawnOptions as exc:
-            raise SpawnException(str(exc), reason="options", status_code=400) from None
+            raise self.refuse(str(exc), reason="options", status_code=400) from None
+
+    async def _checked(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options from the form or a link, refused before the hub starts (and counts) a spawn."""
+        try:
+            await self._select(options)
+        except pm.BadSpawnOptions as exc:
+            raise SpawnRefused(str(exc), reason="options", status_code=400) from None
+        return options
 
     async def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, Any]:
-        options = pm.options_from_form(formdata)
-        await self.resolve_selection(options)
-        return options
+        return await self._checked(pm.options_from_form(formdata))
 
     async def options_from_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
-        options = pm.options_from_query(query_data)
-        await self.resolve_selection(options)
-        return options
+        return await self._checked(pm.options_from_query(query_options(query_data)))

@@ -22,13 +22,21 @@ def is_gpu_resource(name: str) -> bool:
     return name.startswith(GPU_RESOURCE_PREFIX)
 
 
+# How CPU pods keep off GPU nodes: "preferred" (a soft node affinity: they still start where
+# every node has a GPU), "required" (a hard one), or "off".
+AVOID_MODES = ("preferred", "required", "off")
+
+
 @dataclass(frozen=True)
 class PlacementPolicy:
+    """``product_label`` "" means no GPU feature discovery: no type selectors, no avoidance."""
+
     product_label: str = "nvidia.com/gpu.product"
     gpu_tolerations: tuple[Mapping[str, Any], ...] = (
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
     )
-    cpu_avoid_gpu_nodes: bool = True
+    cpu_avoid_gpu_nodes: str = "preferred"
+    gpu_runtime_class: str = ""
 
 
 @dataclass
@@ -40,6 +48,8 @@ class PodTraits:
     node_selector: dict[str, Any] = field(default_factory=dict)
     tolerations: list[Any] = field(default_factory=list)
     node_affinity_required: list[Any] = field(default_factory=list)
+    node_affinity_preferred: list[Any] = field(default_factory=list)
+    extra_pod_config: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     extra_annotations: dict[str, Any] = field(default_factory=dict)
 
@@ -67,15 +77,37 @@ def _avoid_label(terms: Sequence[Any], label: str) -> list[Any]:
     return result
 
 
+def _avoid_preferred(terms: Sequence[Any], label: str) -> list[Any]:
+    """A soft preference for nodes without ``label`` (replacing an earlier one of ours)."""
+    expr = {"key": label, "operator": "DoesNotExist"}
+    kept = [t for t in terms if (t.get("preference") or {}).get("matchExpressions") != [expr]]
+    return [*kept, {"weight": 100, "preference": {"matchExpressions": [expr]}}]
+
+
+def _runtime_class(pod_config: Mapping[str, Any], gpu: bool, policy: PlacementPolicy) -> dict:
+    """GPU pods get ``gpu_runtime_class``; CPU pods lose it (they need no NVIDIA runtime)."""
+    config = dict(pod_config)
+    if not policy.gpu_runtime_class:
+        return config
+    if gpu:
+        config["runtimeClassName"] = policy.gpu_runtime_class
+    elif config.get("runtimeClassName") == policy.gpu_runtime_class:
+        config.pop("runtimeClassName")
+    return config
+
+
 def place(
     gpu: GPURequest, current: PodTraits, policy: PlacementPolicy, slug: str, deadline: float = 0
 ) -> PodTraits:
     """The traits for a pod of profile ``slug`` requesting ``gpu``, starting from ``current``."""
     limits = _without_gpus(current.extra_resource_limits)
     guarantees = _without_gpus(current.extra_resource_guarantees)
-    selector = {k: v for k, v in current.node_selector.items() if k != policy.product_label}
+    label = policy.product_label
+    selector = {k: v for k, v in current.node_selector.items() if not label or k != label}
     tolerations = [t for t in current.tolerations if not _is_gpu_toleration(t, policy)]
     affinity = list(current.node_affinity_required)
+    preferred = list(current.node_affinity_preferred)
+    pod_config = _runtime_class(current.extra_pod_config, gpu.is_gpu, policy)
     env = dict(current.environment, JUPYTERHUB_IMAGINE_PROFILE=slug)
     annotations = dict(current.extra_annotations)
     annotations[f"{ANNOTATION_PREFIX}profile"] = slug
@@ -86,8 +118,8 @@ def place(
         # Extended resources: Kubernetes requires requests == limits, both integers.
         limits[gpu.resource] = str(gpu.count)
         guarantees[gpu.resource] = str(gpu.count)
-        if gpu.type and not gpu.mig:
-            selector[policy.product_label] = gpu.type
+        if gpu.type and not gpu.mig and label:
+            selector[label] = gpu.type
         tolerations += [dict(t) for t in policy.gpu_tolerations]
         env.pop("NVIDIA_VISIBLE_DEVICES", None)
         if deadline:
@@ -97,6 +129,9 @@ def place(
         # CUDA images set NVIDIA_VISIBLE_DEVICES=all; "void" keeps the runtime from exposing GPUs
         # to a pod that landed on a GPU node anyway.
         env["NVIDIA_VISIBLE_DEVICES"] = "void"
-        if policy.cpu_avoid_gpu_nodes:
-            affinity = _avoid_label(affinity, policy.product_label)
-    return PodTraits(limits, guarantees, selector, tolerations, affinity, env, annotations)
+        if label and policy.cpu_avoid_gpu_nodes == "required":
+            affinity = _avoid_label(affinity, label)
+        elif label and policy.cpu_avoid_gpu_nodes == "preferred":
+            preferred = _avoid_preferred(preferred, label)
+    return PodTraits(limits, guarantees, selector, tolerations, affinity, preferred, pod_config,
+                     env, annotations)

@@ -89,7 +89,10 @@ def _gpu_from(raw: Mapping[str, Any], where: str) -> GPURequest:
     mig = str(spec.get("mig") or "")
     if mig and not _MIG_RE.match(mig):
         raise ProfileConfigError(
-            f"{where}: gpu.mig must be a MIG resource like 'nvidia.com/mig-1g.10gb', not {mig!r}"
+            f"{where}: gpu.mig must be a MIG resource like 'nvidia.com/mig-1g.10gb', not {mig!r}. "
+            "These exist with the NVIDIA device plugin's 'mixed' MIG strategy; with 'single', "
+            "slices are plain nvidia.com/gpu: leave out mig and set gpu.type to the slice's "
+            "product label (e.g. NVIDIA-A100-SXM4-40GB-MIG-1g.5gb)"
         )
     return GPURequest(count=count, type=str(spec.get("type") or ""), mig=mig)
 
@@ -200,9 +203,16 @@ class Selection:
 def select(
     profiles: list[Profile], user_options: Mapping[str, Any], entitlements: Iterable[str]
 ) -> Selection:
-    """Resolve user options to a usable profile, refusing unknown or forbidden choices."""
+    """Resolve user options to a usable profile, refusing unknown or forbidden choices.
+
+    ``user_options`` are typed, whichever way they came (form, launch link, REST API): a string
+    slug and string option values. The form's lists are turned into strings before this, by
+    ``options_from_form``; a list here (``{"profile": ["cpu"]}`` through the API) is refused.
+    """
     have = set(entitlements)
-    slug = _first(user_options.get("profile"))
+    if not isinstance(user_options, Mapping):
+        raise BadSpawnOptions("Spawn options must be an object of option names to values")
+    slug = user_options.get("profile")
     if slug in (None, ""):
         chosen = default_profile(visible_profiles(profiles, have))
         if chosen is None:
@@ -221,13 +231,17 @@ def select(
     # KubeSpawner's user_options format: {"profile": slug, "<option slug>": value, ...}; its
     # "<option slug>--unlisted-choice" keys (REST clients written for KubeSpawner) mean the same.
     options = {
-        k.removesuffix(UNLISTED_SUFFIX): validate_option(
-            chosen, k.removesuffix(UNLISTED_SUFFIX), _first(v)
-        )
+        _option_name(k): validate_option(chosen, _option_name(k), v)
         for k, v in user_options.items()
         if k != "profile"
     }
     return Selection(chosen, options)
+
+
+def _option_name(key: object) -> str:
+    if not isinstance(key, str):
+        raise BadSpawnOptions("Option names must be strings")
+    return key.removesuffix(UNLISTED_SUFFIX)
 
 
 def is_listed_choice(profile: Profile, name: str, value: str) -> bool:

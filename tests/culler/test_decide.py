@@ -98,21 +98,22 @@ def test_missing_metrics_never_stop_and_count_as_unknown() -> None:
     ds = run([None] * 300)
     assert actions(ds) == []
     assert all(d.usage.unknown == STEP for d in ds)
-    # warned, then metrics disappear: no stop however long
+    # warned, then metrics disappear: no stop however long; the warning is withdrawn once the
+    # unknown stretch passes unknown_restart_after (900 s: 16 one-minute samples)
     ds = run([0.0] * 31 + [None] * 200)
-    assert actions(ds) == [(30, Action.WARN)]
+    assert actions(ds) == [(30, Action.WARN), (47, Action.CLEAR_WARNING)]
     assert all("unknown" in d.reason for d in ds[31:])
 
 
-def test_unknown_time_neither_advances_nor_resets_idle_timer() -> None:
-    ds = run([0.0] * 20 + [None] * 50 + [0.0] * 10)
-    assert actions(ds) == [(80, Action.WARN)]
+def test_short_unknown_time_neither_advances_nor_resets_idle_timer() -> None:
+    ds = run([0.0] * 20 + [None] * 10 + [0.0] * 10)
+    assert actions(ds) == [(40, Action.WARN)]
 
 
 def test_gap_longer_than_max_sample_gap_is_unknown() -> None:
     state = ServerState(idle_seconds=1700, last_observed=0.0)
-    d = decide(state, Observation(now=1000.0, utilization=0.0), S)
-    assert d.usage.unknown == 1000.0 and d.usage.idle == 0
+    d = decide(state, Observation(now=600.0, utilization=0.0), S)
+    assert d.usage.unknown == 600.0 and d.usage.idle == 0
     assert d.action == Action.NONE and d.state.idle_seconds == 1700
 
 
@@ -123,8 +124,8 @@ def test_accounting_splits_active_idle_unknown() -> None:
 
 
 def test_first_observation_counts_since_start_as_unknown_if_long() -> None:
-    d = decide(ServerState(), Observation(now=5000.0, utilization=0.0, started=1000.0), S)
-    assert d.usage.unknown == 4000.0
+    d = decide(ServerState(), Observation(now=1500.0, utilization=0.0, started=1000.0), S)
+    assert d.usage.unknown == 500.0
 
 
 def test_abandoned_tab_polling_does_not_save_the_server() -> None:
@@ -144,17 +145,23 @@ def test_present_user_defers_the_stop_until_they_leave() -> None:
     assert "was active" in ds[45].reason and "stop held" in ds[45].reason
 
 
-def test_defaults_hold_through_lunch_and_release_a_forgotten_server() -> None:
+def test_defaults_keep_covers_a_lunch_and_a_forgotten_server_is_released() -> None:
     defaults = PolicySettings()
-    # a GPU burst, an hour reading at the desk (idle GPU), then away
-    at_desk = {i: i * STEP for i in range(1, 62)}
-    lunch = at_desk | {i: i * STEP for i in range(61 + 75, 200)}  # back after 75 min
-    assert Action.STOP not in [
-        a for _, a in actions(run([90.0] + [0.0] * 199, settings=defaults, presence=lunch))
-    ]
+    # a GPU burst, 40 min reading at the desk (idle GPU), then lunch
+    at_desk = {i: i * STEP for i in range(1, 42)}
+    back = at_desk | {i: i * STEP for i in range(41 + 45, 200)}  # back after 45 min
+    # warned at the desk after 30 idle minutes; "keep" before leaving holds it for an hour
+    kept = actions(
+        run([90.0] + [0.0] * 199, settings=defaults, presence=back, keep={32: 32 * STEP})
+    )
+    assert kept[:2] == [(31, Action.WARN), (32, Action.POSTPONE)]
+    assert Action.STOP not in [a for _, a in kept]
+    # without it, presence holds the due stop only until the last click is 30 min old
+    lost = actions(run([90.0] + [0.0] * 199, settings=defaults, presence=back))
+    assert lost[:2] == [(31, Action.WARN), (41 + 31, Action.STOP)]
+    # forgotten after the reading: released 45 min after the last GPU use at the earliest
     forgotten = actions(run([90.0] + [0.0] * 299, settings=defaults, presence=at_desk))
-    # warned an hour after the burst; stopped at the first cycle past 90 min after the last click
-    assert forgotten[:2] == [(61, Action.WARN), (61 + 91, Action.STOP)]
+    assert forgotten[:2] == [(31, Action.WARN), (41 + 31, Action.STOP)]
 
 
 def test_presence_holds_can_be_switched_off() -> None:

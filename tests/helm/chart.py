@@ -95,12 +95,20 @@ class Rendered:
             if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
         ]
 
+    def _stub(self, kind: str) -> dict[str, Any]:
+        stub = [doc for source, doc in self.documents
+                if source.startswith(STUB_SOURCE_PREFIX) and doc["kind"] == kind]
+        assert len(stub) == 1, f"expected one {kind} of the stub, got {stub}"
+        return stub[0]
+
     def hub_values(self) -> dict[str, Any]:
         """The values.yaml the hub would read (from the stub's stand-in of Z2JH's hub Secret)."""
-        stub = [doc for source, doc in self.documents if source.startswith(STUB_SOURCE_PREFIX)]
-        assert len(stub) == 1, f"expected the stub's Secret, got {stub}"
-        values: dict[str, Any] = yaml.safe_load(stub[0]["stringData"]["values.yaml"])
+        values: dict[str, Any] = yaml.safe_load(self._stub("Secret")["stringData"]["values.yaml"])
         return values
+
+    def hub_names(self) -> dict[str, str]:
+        """Z2JH's full names of its objects, as its get_name() reads them (stub's ConfigMap)."""
+        return dict(self._stub("ConfigMap")["data"])
 
 
 def parse_documents(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -239,8 +247,20 @@ def _spawner_config(c: Config, values: Mapping[str, Any], namespace: str) -> Non
     )
 
 
-def hub_config(values: Mapping[str, Any], hub_secrets: HubSecrets, namespace: str) -> Config:
-    """The traitlets config Z2JH's jupyterhub_config.py builds from ``values`` (see module doc)."""
+PLAIN_NAMES = {"hub": "hub", "proxy-api": "proxy-api", "proxy-http": "proxy-http",
+               "proxy-public": "proxy-public"}
+
+
+def hub_config(
+    values: Mapping[str, Any],
+    hub_secrets: HubSecrets,
+    namespace: str,
+    names: Mapping[str, str] = PLAIN_NAMES,
+) -> Config:
+    """The traitlets config Z2JH's jupyterhub_config.py builds from ``values`` (see module doc).
+
+    ``names`` stands in for Z2JH's name ConfigMap (``get_name``); Z2JH's defaults without it.
+    """
     values = yaml.safe_load(yaml.safe_dump(dict(values)))  # the hub reads a fresh copy
     c = Config()
     _spawner_config(c, values, namespace)
@@ -270,7 +290,13 @@ def hub_config(values: Mapping[str, Any], hub_secrets: HubSecrets, namespace: st
         if not section[:1].isupper():
             raise ValueError(f"Invalid hub.config section name: {section}")
         c[section].update(cfg)
-    # last, as Z2JH does: each hub.extraConfig snippet, in key order, with `c` in scope
+    # last, as Z2JH does: each hub.extraConfig snippet, in key order, in the namespace of its
+    # jupyterhub_config.py: `c`, and z2jh's get_config and get_name
+    scope = {
+        "c": c,
+        "get_config": lambda key, default=None: get(values, key, default),
+        "get_name": lambda name: names[name],
+    }
     for _, code in sorted((get(values, "hub.extraConfig", {}) or {}).items()):
-        exec(compile(code, "hub.extraConfig", "exec"), {"c": c})  # noqa: S102 - the chart's own
+        exec(compile(code, "hub.extraConfig", "exec"), scope)  # noqa: S102 - the chart's own
     return c

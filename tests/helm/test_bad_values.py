@@ -34,21 +34,17 @@ SCHEMA_CASES = {
     "typo in a key": ({"imagine": {"cvmfs": {"enabeld": True}}}, ["/imagine/cvmfs", "enabeld"]),
     "typo at the top": ({"imagin": {"cvmfs": {"enabled": True}}}, ["imagin"]),
     "typo deep down": (
-        {"imagine": {"culler": {"networkPolicy": {"prometheus": {"prot": 9090}}}}},
-        ["/imagine/culler/networkPolicy/prometheus", "prot"],
+        {"imagine": {"culler": {"endpoints": {"netwrokPolicy": True}}}},
+        ["/imagine/culler/endpoints", "netwrokPolicy"],
+    ),
+    "the culler port in our values (it lives in hub.service.extraPorts)": (
+        {"imagine": {"culler": {"endpoints": {"port": 10102}}}},
+        ["/imagine/culler/endpoints", "port"],
     ),
     "string for a boolean": ({"imagine": {"rbac": {"create": "yes"}}}, ["/imagine/rbac/create"]),
-    "string for a port": (
-        {"imagine": {"culler": {"networkPolicy": {"prometheus": {"port": "http"}}}}},
-        ["/imagine/culler/networkPolicy/prometheus/port"],
-    ),
-    "port out of range": (
-        {"imagine": {"culler": {"networkPolicy": {"prometheus": {"port": 70000}}}}},
-        ["/imagine/culler/networkPolicy/prometheus/port"],
-    ),
-    "culler port out of range": (
-        {"imagine": {"culler": {"endpoints": {"port": 65536}}}},
-        ["/imagine/culler/endpoints/port"],
+    "string for a boolean deep down": (
+        {"imagine": {"culler": {"endpoints": {"networkPolicy": "yes"}}}},
+        ["/imagine/culler/endpoints/networkPolicy"],
     ),
     "invalid label name": (
         {"imagine": {"culler": {"endpoints": {"proxyPodLabels": {"not a label!": "x"}}}}},
@@ -64,12 +60,39 @@ SCHEMA_CASES = {
     ),
 }
 
+CVMFS_WIRED = {
+    "singleuser": {
+        "storage": {
+            "extraVolumes": [
+                {"name": "cvmfs", "persistentVolumeClaim": {"claimName": "cvmfs", "readOnly": True}}
+            ],
+            "extraVolumeMounts": [
+                {"name": "cvmfs", "mountPath": "/cvmfs", "readOnly": True,
+                 "mountPropagation": "HostToContainer"}
+            ],
+        }
+    }
+}
+
 SECRET = "jupyterhub.hub.extraEnv.OAUTH_CLIENT_SECRET.valueFrom.secretKeyRef.name is required"
 
 CHECK_CASES = {
-    "no crypt key Secret": (
-        {"jupyterhub": {"hub": {"existingSecret": ""}}},
-        "jupyterhub.hub.existingSecret is required",
+    "a service token in values": (
+        {"jupyterhub": {"hub": {"services": {"imagine-culler": {"apiToken": "00" * 32}}}}},
+        "jupyterhub.hub.services.imagine-culler.apiToken must not be set in values",
+    ),
+    "no culler port": (
+        {"jupyterhub": {"hub": {"service": {"extraPorts": []}}}},
+        "jupyterhub.hub.service.extraPorts needs one entry named imagine-culler",
+    ),
+    "autohttps-less TLS at the proxy without a servers URL": (
+        {"jupyterhub": {"proxy": {"https": {"enabled": True, "type": "manual"}}}},
+        "environment.JUPYTERHUB_IMAGINE_SERVERS_URL to a URL of the proxy",
+    ),
+    "an existing StorageClass without its name": (
+        {"imagine": {"cvmfs": {"enabled": True, "storageClass": {"create": False}}},
+         "jupyterhub": CVMFS_WIRED},
+        "imagine.cvmfs.storageClass.name is required when storageClass.create is false",
     ),
     "no client secret Secret": (
         {

@@ -29,7 +29,6 @@ EVERYTHING_ON = {
     "imagine": {
         "cvmfs": {"enabled": True, "storageClass": {"parameters": {"clientConfig": "default"}}},
         "tokenFiles": {"enabled": True},
-        "culler": {"networkPolicy": {"allowAtPrometheus": True}},
     },
     "jupyterhub": {
         **REQUIRED["jupyterhub"],
@@ -93,11 +92,11 @@ def test_every_object_with_everything_on_is_valid(chart: Path, tmp_path: Path):
     rendered = render(chart, write_values(tmp_path, EVERYTHING_ON))
     objects = rendered.ours()
     validate_all(objects)
+    # every object in the release's namespace (none in Prometheus' or anyone else's)
+    assert all("namespace" not in d["metadata"] for d in objects)
     assert sorted(d["kind"] for d in objects) == [
         "ClusterRole",
         "ClusterRoleBinding",
-        "NetworkPolicy",  # hub -> Prometheus
-        "NetworkPolicy",  # at Prometheus: from the hub
         "NetworkPolicy",  # proxy -> culler port
         "NetworkPolicy",  # at the hub: culler port from the proxy
         "PersistentVolumeClaim",
@@ -174,13 +173,10 @@ def test_existing_storage_class_is_only_referenced(chart: Path, tmp_path: Path):
     assert pvc["spec"]["storageClassName"] == "cvmfs-automount"
 
 
-def test_culler_network_policy_selects_the_hub_pod_and_prometheus(chart: Path):
+def test_the_way_to_prometheus_is_a_rule_of_z2jhs_hub_policy(chart: Path):
     rendered = render(chart, EXAMPLES / "keycloak.yaml", release="ai", namespace="ai")
-    policies = {p["metadata"]["name"]: p for p in rendered.find("NetworkPolicy")}
-    policy = policies["ai-imagine-culler-to-prometheus"]
-    # the labels Z2JH puts on the hub pod
-    assert policy["spec"]["podSelector"] == {"matchLabels": {"component": "hub", "release": "ai"}}
-    (rule,) = policy["spec"]["egress"]
+    assert not [p for p in rendered.find("NetworkPolicy") if "prometheus" in p["metadata"]["name"]]
+    (rule,) = rendered.hub_values()["hub"]["networkPolicy"]["egress"]
     (peer,) = rule["to"]
     assert peer["namespaceSelector"] == {
         "matchLabels": {"kubernetes.io/metadata.name": "observability"}
@@ -200,29 +196,18 @@ def test_the_proxy_and_only_the_proxy_reaches_the_culler_port(chart: Path):
     into = policies["ai-imagine-culler-from-proxy"]["spec"]
     assert into["podSelector"] == hub and into["policyTypes"] == ["Ingress"]
     assert into["ingress"] == [{"from": [{"podSelector": proxy}], "ports": [CULLER_PORT]}]
-    # the same port as the hub Service's extra port and the service URL the proxy routes to
-    values = rendered.hub_values()
-    (extra,) = values["hub"]["service"]["extraPorts"]
-    assert extra["targetPort"] == CULLER_PORT["port"]
-    assert values["hub"]["services"]["imagine-culler"]["url"] == f"http://hub:{extra['port']}"
+    # the port is the hub Service's extra port, written there only
+    (extra,) = rendered.hub_values()["hub"]["service"]["extraPorts"]
+    assert extra == {"name": "imagine-culler", "port": CULLER_PORT["port"]}
 
 
 def test_culler_port_policies_can_be_left_out(chart: Path, tmp_path: Path):
-    off = {**REQUIRED, "imagine": {"culler": {"endpoints": {"port": 0}}}}
+    off = {**REQUIRED, "imagine": {"culler": {"endpoints": {"networkPolicy": False}}}}
     names = [
         p["metadata"]["name"]
         for p in render(chart, write_values(tmp_path, off)).find("NetworkPolicy")
     ]
     assert not [n for n in names if "proxy" in n]
-
-
-def test_ingress_at_prometheus_lives_in_its_namespace(chart: Path, tmp_path: Path):
-    rendered = render(chart, write_values(tmp_path, EVERYTHING_ON), namespace="hubns")
-    policies = {p["metadata"]["name"]: p for p in rendered.find("NetworkPolicy")}
-    ingress = policies["jhub-imagine-hub-to-prometheus"]
-    assert ingress["metadata"]["namespace"] == "monitoring"
-    (peer,) = ingress["spec"]["ingress"][0]["from"]
-    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "hubns"}
 
 
 def test_token_files_let_the_hub_replace_user_secrets(chart: Path):

@@ -67,7 +67,8 @@ class Hub:
         values_files = [EXAMPLES / example]
         if overlay:
             values_files.append(write_values(tmp, overlay, "overlay.yaml"))
-        self.values = render(chart, *values_files, namespace="jhub").hub_values()
+        rendered = render(chart, *values_files, namespace="jhub")
+        self.values = rendered.hub_values()
         name = self.values["hub"]["existingSecret"]
         self.secrets = HubSecrets(
             # what the admin created: kubectl create secret generic imagine-hub ...
@@ -76,7 +77,9 @@ class Hub:
             managed_secret(self.values),
         )
         self.env = hub_env(self.values, self.secrets)
-        self.config: Config = hub_config(self.values, self.secrets, namespace="jhub")
+        self.config: Config = hub_config(
+            self.values, self.secrets, namespace="jhub", names=rendered.hub_names()
+        )
 
     def service(self, name: str) -> dict[str, Any]:
         (found,) = [s for s in self.config.JupyterHub.services if s["name"] == name]
@@ -191,6 +194,12 @@ def required_affinity(pod: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for t in terms for e in t.get("matchExpressions", [])]
 
 
+def preferred_affinity(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    node = (pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}
+    terms = node.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+    return [e for t in terms for e in t["preference"].get("matchExpressions", [])]
+
+
 Z2JH_USER_TOLERATIONS = {"hub.jupyter.org/dedicated", "hub.jupyter.org_dedicated"}
 AVOID_GPU_NODES = {"key": "nvidia.com/gpu.product", "operator": "DoesNotExist"}
 
@@ -223,11 +232,14 @@ async def test_spawner_pods_from_the_chart(
             assert "nvidia.com/gpu" in toleration_keys(pod), profile["slug"]
             if gpu.get("type") and not gpu.get("mig"):
                 assert pod["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == gpu["type"]
-            assert AVOID_GPU_NODES not in required_affinity(pod)
+            assert AVOID_GPU_NODES not in required_affinity(pod) + preferred_affinity(pod)
         else:
             assert not any(k.startswith("nvidia.com/") for k in limits)
             assert "nvidia.com/gpu" not in toleration_keys(pod)
-            assert AVOID_GPU_NODES in required_affinity(pod)  # CPU servers stay off GPU nodes
+            # CPU servers keep off GPU nodes where they can; a preference, so that they still
+            # start on clusters whose every node has a GPU
+            assert AVOID_GPU_NODES in preferred_affinity(pod)
+            assert AVOID_GPU_NODES not in required_affinity(pod)
         mounts = {m["mountPath"]: m for m in container.get("volumeMounts") or []}
         if cvmfs:
             assert mounts["/cvmfs"]["mountPropagation"] == "HostToContainer"
@@ -267,12 +279,12 @@ def test_culler_service_from_the_chart(
     culler.setup()
     if culler.activity_source == "prometheus":
         assert isinstance(culler.source, PrometheusSource)
-        policy = load_example(example).get("imagine", {}).get("culler", {})
-        prometheus = {"namespace": "monitoring", "port": 9090}
-        prometheus.update(get(policy, "networkPolicy.prometheus", {}) or {})
-        # the NetworkPolicy opens the way to the Prometheus the culler asks
+        # the hub's egress rule (Z2JH's hub.networkPolicy) opens the way to the Prometheus
+        # the culler asks
+        (rule,) = get(hub.values, "hub.networkPolicy.egress")
+        namespace = rule["to"][0]["namespaceSelector"]["matchLabels"]
         assert culler.prometheus_url.endswith(
-            f".{prometheus['namespace']}.svc:{prometheus['port']}"
+            f".{namespace['kubernetes.io/metadata.name']}.svc:{rule['ports'][0]['port']}"
         )
     else:
         assert isinstance(culler.source, ServerEndpointSource)
@@ -290,6 +302,7 @@ def test_culler_endpoints_and_home_page_warnings_from_the_chart(
     extra_ports = get(hub.values, "hub.service.extraPorts")
     (port,) = [p for p in extra_ports if p["name"] == "imagine-culler"]
     assert port["port"] == announced.port
+    assert "targetPort" not in port  # the port is written once
     # (the NetworkPolicies letting the proxy reach it: tests/helm/test_chart_render.py)
     # ... where the culler listens, on every address of the hub pod, announcing the Service
     monkeypatch.chdir(tmp_path)
@@ -299,7 +312,7 @@ def test_culler_endpoints_and_home_page_warnings_from_the_chart(
     culler = IdleGPUCuller(store=CullerStore("sqlite://"))
     culler.initialize(service["command"][1:])
     assert culler.service_url == service["url"]
-    assert urlparse(culler.bind_url).port == port["targetPort"]
+    assert urlparse(culler.bind_url).port == port["port"]
     assert urlparse(culler.bind_url).hostname == "0.0.0.0"
     assert service["oauth_no_confirm"] is True  # users are not asked to authorize it
 

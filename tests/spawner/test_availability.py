@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 import pytest_asyncio
-from jupyterhub.spawner import SpawnException
 from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api
 
 from jupyterhub_imagine.spawner.availability import ClusterWatcher
 from jupyterhub_imagine.spawner.cluster_state import ClusterState
+from jupyterhub_imagine.spawner.compat import SpawnRefused
 from jupyterhub_imagine.spawner.kube import QUOTA_BOOK
 from jupyterhub_imagine.spawner.profiles import GPURequest
 
@@ -156,7 +156,7 @@ async def test_a_spawn_that_cannot_be_placed_fails_at_once(fake_api, make_spawne
     spawner = make_spawner(StubUser("alice", caps=("gpu",)))
     spawner.user_options = {"profile": "gpu2-a100"}
     started = time.monotonic()
-    with pytest.raises(SpawnException) as info:
+    with pytest.raises(SpawnRefused) as info:
         await spawner.load_user_options()
     assert time.monotonic() - started < 5
     assert info.value.status_code == 409
@@ -166,5 +166,5 @@ async def test_a_spawn_that_cannot_be_placed_fails_at_once(fake_api, make_spawne
     await spawner.load_user_options()  # the last free A100 is reserved for this spawn...
     other = make_spawner(StubUser("erin", caps=("gpu",)))
     other.user_options = {"profile": "gpu-a100"}
-    with pytest.raises(SpawnException, match="0 of 8 free"):
+    with pytest.raises(SpawnRefused, match="0 of 8 free"):
         await other.load_user_options()  # ...so a concurrent spawn is refused, not left pending

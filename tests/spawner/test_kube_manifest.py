@@ -10,8 +10,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from jupyterhub.spawner import SpawnException
 from kubernetes_asyncio.client import ApiClient
+
+from jupyterhub_imagine.spawner.compat import SpawnRefused
 
 from .conftest import A100, MIG, StubUser
 
@@ -53,6 +54,13 @@ def affinity_exprs(pod: dict) -> list[dict]:
     return [e for t in req.get("nodeSelectorTerms", []) for e in t.get("matchExpressions", [])]
 
 
+def preferred_exprs(pod: dict) -> list[dict]:
+    node = ((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
+    terms = node.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+    return [e for t in terms for e in t["preference"].get("matchExpressions", [])]
+
+
+AVOID = {"key": LABEL, "operator": "DoesNotExist"}
 ALICE = StubUser("alice", caps=("gpu",))
 
 
@@ -62,7 +70,7 @@ async def test_cpu_profile_never_requests_a_gpu_and_stays_off_gpu_nodes(make_spa
     assert gpu_resources(pod) == ({}, {})
     assert LABEL not in (pod["spec"].get("nodeSelector") or {})
     assert GPU_TOLERATION not in (pod["spec"].get("tolerations") or [])
-    assert {"key": LABEL, "operator": "DoesNotExist"} in affinity_exprs(pod)
+    assert AVOID in preferred_exprs(pod)  # a preference: see test_kube_scheduling.py
     assert env(pod)["NVIDIA_VISIBLE_DEVICES"] == "void"
     assert env(pod)["JUPYTERHUB_IMAGINE_PROFILE"] == "cpu"
     assert container(pod)["image"] == "quay.io/jupyter/r-notebook"
@@ -75,7 +83,7 @@ async def test_unlisted_image_choice_is_applied(make_spawner):
     pod = await manifest(make_spawner(ALICE),
                          {"profile": "cpu", "image--unlisted-choice": "quay.io/me/lab:1"})
     assert container(pod)["image"] == "quay.io/me/lab:1"
-    with pytest.raises(SpawnException) as info:
+    with pytest.raises(SpawnRefused) as info:
         await manifest(make_spawner(ALICE), {"profile": "cpu", "image": "evil.example/x"})
     assert info.value.status_code == 400
 
@@ -116,7 +124,7 @@ async def test_nothing_leaks_from_a_gpu_spawn_into_a_later_cpu_spawn(make_spawne
     # and back: the CPU spawn's affinity does not stick to the next GPU spawn
     await spawner.stop()
     again = await manifest(spawner, {"profile": "gpu2-a100"}, group_overrides=False)
-    assert affinity_exprs(again) == []
+    assert affinity_exprs(again) == [] and preferred_exprs(again) == []
     assert "NVIDIA_VISIBLE_DEVICES" not in env(again)
     assert container(again)["image"] == "quay.io/jupyter/base-notebook"
 
@@ -162,7 +170,7 @@ async def test_gpu_session_deadline_is_in_env_and_annotation(make_spawner):
 @pytest.mark.asyncio
 async def test_user_without_the_capability_is_refused_with_400(make_spawner):
     bob = StubUser("bob")
-    with pytest.raises(SpawnException) as info:
+    with pytest.raises(SpawnRefused) as info:
         await manifest(make_spawner(bob), {"profile": "gpu-a100"})
     assert info.value.status_code == 400
     assert "needs gpu" in str(info.value.log_message or info.value)

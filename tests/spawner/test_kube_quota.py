@@ -8,8 +8,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from jupyterhub.spawner import SpawnException
 
+from jupyterhub_imagine.spawner.compat import SpawnRefused
 from jupyterhub_imagine.spawner.kube import QUOTA_BOOK
 from jupyterhub_imagine.spawner.quota import QuotaBook, QuotaLimits
 
@@ -43,7 +43,7 @@ async def _spawn_options(spawner, options: dict[str, Any]) -> int:
     spawner.user_options = options
     try:
         await spawner.load_user_options()
-    except SpawnException as exc:
+    except SpawnRefused as exc:
         return exc.status_code
     return 200
 

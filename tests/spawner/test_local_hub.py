@@ -174,3 +174,28 @@ def test_launch_link_for_a_forbidden_profile_is_refused(hub):
     assert 'value="cpu"' in r.text  # the form is offered instead
     assert "" not in hub.api("GET", "/users/bob").json().get("servers", {})
     assert hub.alive()
+
+
+def test_refusals_through_the_api_never_count_as_hub_failures(hub):
+    """More refusals than `consecutive_failure_limit` (3): the hub neither counts nor exits.
+
+    JupyterHub 5.x counts every failed spawn and exits at the limit; 6.x counts errors only.
+    Each refusal's message reaches the client as it is, not as the exception's text.
+    """
+    refusals = [
+        ("bob", {"profile": GPU_SLUG}, 400, "needs gpu"),  # entitlement
+        ("bob", {"profile": "no-such-profile"}, 400, "no-such-profile"),  # bad options
+        ("bob", {"profile": "cpu", "junk": [1]}, 400, "junk"),
+    ] * 3
+    for user, options, status, text in refusals:
+        r = hub.api("POST", f"/users/{user}/server", json=options)
+        assert r.status_code == status, r.text
+        message = r.json()["message"]
+        assert text in message and "SpawnRefused" not in message and "HTTP " not in message
+    log = hub.log.read_text(errors="replace")
+    assert "consecutive spawn" not in log and "Aborting" not in log
+    assert hub.alive()
+    r = hub.api("POST", "/users/bob/server", json={"profile": "cpu"})
+    assert r.status_code in (201, 202), r.text
+    hub.api("DELETE", "/users/bob/server")
+    _wait_stopped(hub, "bob")

@@ -71,7 +71,12 @@ def test_gating_hides_and_refuses():
     "options,needle",
     [
         ({"profile": "nope"}, "Unknown profile"),
-        ({"profile": ["cpu"], "junk": "1"}, "no option"),
+        ({"profile": "cpu", "junk": "1"}, "no option"),
+        # the form's list convention has no place in typed options (REST API, links)
+        ({"profile": ["cpu"]}, "profile name"),
+        ({"profile": ["cpu", "gpu-a100"]}, "profile name"),
+        ({"profile": "gpu-a100", "image": ["torch"]}, "must be a string"),
+        ({"profile": "cpu", 5: "x"}, "must be strings"),
         ({"profile": "gpu-a100", "image": "bad image!"}, "not allowed"),
         ({"profile": 5}, "profile name"),
     ],

@@ -19,6 +19,7 @@
 
 {{- define "imagine.checks" -}}
 {{- $z := .Values.jupyterhub | default dict }}
+{{- include "imagine.checks.cullerPort" . }}
 {{- if not (eq (toString $z.enabled) "false") }}
 {{- include "imagine.checks.image" $z }}
 {{- include "imagine.checks.secrets" $z }}
@@ -40,11 +41,13 @@
 {{- define "imagine.checks.secrets" -}}
 {{- $hub := .hub | default dict }}
 {{- $config := $hub.config | default dict }}
-{{- if not $hub.existingSecret }}
-{{- include "imagine.fail" "jupyterhub.hub.existingSecret is required: the name of an existing Secret holding the auth-state encryption key under the key `hub.config.CryptKeeper.keys` (openssl rand -hex 32)." }}
-{{- end }}
 {{- with ($config.CryptKeeper | default dict).keys }}
-{{- include "imagine.fail" "jupyterhub.hub.config.CryptKeeper.keys must not be set in values: put the key in the Secret named by jupyterhub.hub.existingSecret instead." }}
+{{- include "imagine.fail" "jupyterhub.hub.config.CryptKeeper.keys must not be set in values: leave it out (Z2JH generates and keeps one) or put it in the Secret named by jupyterhub.hub.existingSecret." }}
+{{- end }}
+{{- range $name, $service := ($hub.services | default dict) }}
+{{- if (($service | default dict).apiToken) }}
+{{- include "imagine.fail" (printf "jupyterhub.hub.services.%s.apiToken must not be set in values: leave it out (Z2JH generates and keeps one) or put it under the key hub.services.%s.apiToken of the Secret named by jupyterhub.hub.existingSecret." $name $name) }}
+{{- end }}
 {{- end }}
 {{- range $class := list "ImagineOAuthenticator" "GenericOAuthenticator" "OAuthenticator" }}
 {{- if (index $config $class | default dict).client_secret }}
@@ -72,7 +75,28 @@
 {{- end }}
 {{- end }}
 
+{{- define "imagine.checks.cullerPort" -}}
+{{- if .Values.imagine.culler.endpoints.networkPolicy }}
+{{- $port := include "imagine.cullerPort" . }}
+{{- if not (regexMatch "^[0-9]+$" $port) }}
+{{- include "imagine.fail" "jupyterhub.hub.service.extraPorts needs one entry named imagine-culler with the culler's port (e.g. {name: imagine-culler, port: 10101}); or set imagine.culler.endpoints.networkPolicy to false." }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* Where the culler reaches the proxy from inside the cluster (see startup.z2jh_proxy_url). */}}
+{{- define "imagine.checks.proxyUrl" -}}
+{{- $https := (.proxy | default dict).https | default dict }}
+{{- $culler := index ((.hub | default dict).services | default dict) "imagine-culler" }}
+{{- if and $culler $https.enabled (has (toString $https.type) (list "manual" "secret")) }}
+{{- if not (index ($culler.environment | default dict) "JUPYTERHUB_IMAGINE_SERVERS_URL") }}
+{{- include "imagine.fail" (printf "jupyterhub.proxy.https.type is %s: the proxy speaks TLS for your public host name only, so set jupyterhub.hub.services.imagine-culler.environment.JUPYTERHUB_IMAGINE_SERVERS_URL to a URL of the proxy that the hub pod can reach." (toString $https.type)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "imagine.checks.hubConfig" -}}
+{{- include "imagine.checks.proxyUrl" . }}
 {{- $hub := .hub | default dict }}
 {{- $config := $hub.config | default dict }}
 {{- $app := $config.JupyterHub | default dict }}

@@ -18,19 +18,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end }}
 
 {{- /*
-  The hub's ServiceAccount, named the way Z2JH names it: hub.serviceAccount.name when set,
-  else "hub" behind Z2JH's fullname (fullnameOverride; "" by default, so plain "hub").
-  Computed here rather than through Z2JH's templates so that it also works without them.
+  Z2JH's name prefix: "" by default (objects are plain "hub", "proxy-public"), "<override>-" with
+  jupyterhub.fullnameOverride, "<release>-<name>-" when fullnameOverride is null. Z2JH's own rule
+  (jupyterhub.fullname.dash), computed here so that it also works without Z2JH rendered.
 */}}
-{{- define "imagine.hubServiceAccount" -}}
+{{- define "imagine.z2jhPrefix" -}}
 {{- $z := .Values.jupyterhub | default dict }}
-{{- $hub := $z.hub | default dict }}
-{{- $sa := $hub.serviceAccount | default dict }}
-{{- if .Values.imagine.hub.serviceAccountName }}
-{{- .Values.imagine.hub.serviceAccountName }}
-{{- else if $sa.name }}
-{{- $sa.name }}
-{{- else }}
 {{- $override := $z.fullnameOverride }}
 {{- $prefix := "" }}
 {{- if eq (typeOf $override) "string" }}
@@ -39,7 +32,33 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- $name := $z.nameOverride | default "jupyterhub" }}
 {{- $prefix = ternary .Release.Name (printf "%s-%s" .Release.Name $name) (contains $name .Release.Name) }}
 {{- end }}
-{{- if $prefix }}{{ $prefix }}-{{ end }}hub
+{{- if $prefix }}{{ $prefix }}-{{ end }}
+{{- end }}
+
+{{- /*
+  The hub's ServiceAccount, named the way Z2JH names it: hub.serviceAccount.name when set, else
+  "<prefix>hub" when Z2JH creates it, else "default" (the namespace's, which the hub pod then
+  runs as).
+*/}}
+{{- define "imagine.hubServiceAccount" -}}
+{{- $z := .Values.jupyterhub | default dict }}
+{{- $sa := ($z.hub | default dict).serviceAccount | default dict }}
+{{- if .Values.imagine.hub.serviceAccountName }}
+{{- .Values.imagine.hub.serviceAccountName }}
+{{- else if $sa.name }}
+{{- $sa.name }}
+{{- else if eq (toString $sa.create) "false" }}
+{{- "default" }}
+{{- else }}
+{{- include "imagine.z2jhPrefix" . }}hub
+{{- end }}
+{{- end }}
+
+{{- /* The culler's port: jupyterhub.hub.service.extraPorts entry imagine-culler (checked). */}}
+{{- define "imagine.cullerPort" -}}
+{{- $service := (((.Values.jupyterhub | default dict).hub | default dict).service | default dict) }}
+{{- range ($service.extraPorts | default list) }}
+{{- if eq (toString .name) "imagine-culler" }}{{ .targetPort | default .port }}{{ end }}
 {{- end }}
 {{- end }}
 
