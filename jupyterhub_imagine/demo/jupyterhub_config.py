@@ -6,11 +6,14 @@ extra config file layered on top (IMAGINE_DEMO_EXTRA_CONFIG).
 """
 # ruff: noqa: F821  (`c` and `load_subconfig` are provided by traitlets when it runs this file)
 
+import json
 import os
 import sys
 from pathlib import Path
 
 from jupyterhub_imagine.culler.hubconfig import wire_culler
+from jupyterhub_imagine.demo.gpus import SIMULATED_MODULE, SimulatedGPUSpawner, nvml_module_for_demo
+from jupyterhub_imagine.demo.simulated_nvml import STATE_ENV
 
 env = os.environ
 state = Path(env["IMAGINE_DEMO_DIR"])
@@ -44,8 +47,13 @@ c.ImagineOAuthenticator.username_claim = "preferred_username"
 c.ImagineOAuthenticator.capabilities = {"gpu": [f"{vo}:gpu"]}
 c.ImagineOAuthenticator.enrollment_url = "https://example.org/enrol/vo.imagine.example"
 
-# --- Spawning: local processes, profiles from this machine's GPUs ---------------------------------
-c.JupyterHub.spawner_class = "imagine-local"
+# --- Spawning: local processes, profiles from this machine's GPUs (or simulated ones) -------------
+# The demo runner picks the NVML module: the machine's own GPUs, or the simulated ones when it has
+# none (jupyterhub_imagine.demo.gpus); both the spawner and the servers read the same one.
+nvml_module = env.get("IMAGINE_DEMO_NVML") or nvml_module_for_demo()
+simulated = nvml_module == SIMULATED_MODULE
+c.JupyterHub.spawner_class = SimulatedGPUSpawner if simulated else "imagine-local"
+c.ImagineLocalSpawner.nvml_module = nvml_module
 c.ImagineLocalSpawner.home_dir_template = str(state / "home" / "{username}")
 c.ImagineLocalSpawner.ledger_path = str(state / "gpu-allocations.json")
 c.Spawner.default_url = "/lab"
@@ -54,16 +62,47 @@ c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
 c.Spawner.oauth_client_allowed_scopes = ["delete:servers!server"]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
-if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
+c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+
+# The servers' own settings, in a config file of their own: the NVML module, the demo's CVMFS-shaped
+# software tree and its WebDAV storage (plain http on loopback, hence the insecure host).
+server_config_dir = state / "server-config"
+server_config_dir.mkdir(exist_ok=True)
+server_config = {
+    "ImagineServerExtension": {"nvml_module": nvml_module, "insecure_http_hosts": ["127.0.0.1"]},
+    "ImagineSoftwareCatalog": {"root": env.get("IMAGINE_DEMO_CVMFS", str(state / "cvmfs"))},
+    "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+}
+# no "get notified about Jupyter news?" question on a demo machine that may be offline
+(server_config_dir / "labconfig").mkdir(exist_ok=True)
+(server_config_dir / "labconfig" / "page_config.json").write_text(
+    json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+)
+if env.get("IMAGINE_DEMO_MOUNTS"):
+    server_config["ImagineMountManager"] = {"predefined": json.loads(env["IMAGINE_DEMO_MOUNTS"])}
+(server_config_dir / "jupyter_server_config.json").write_text(json.dumps(server_config, indent=1))
+c.Spawner.environment = {"JUPYTER_CONFIG_PATH": str(server_config_dir)}
+if simulated:
+    c.Spawner.environment[STATE_ENV] = str(state / "simulated-gpus")
 
 # --- The idle-GPU culler, as a hub service with only the scopes it needs -------------------------
+DEMO_CULLING = {
+    "cull_every": 10,
+    "gpu_idle_timeout": 120,
+    "warning_lead": 180,
+    "postpone_by": 300,
+    "presence_timeout": 120,
+    # a JSON object in $IMAGINE_DEMO_CULLING changes it (the tests make it faster still)
+    **json.loads(env.get("IMAGINE_DEMO_CULLING") or "{}"),
+}
 c.JupyterHub.services = [
     {
         "name": "imagine-culler",
         "command": [
             str(Path(sys.executable).with_name("jupyterhub-imagine-culler")),
             "--IdleGPUCuller.activity_source=server",
+            # a demo-fast policy: warn after 2 idle minutes, stop 3 minutes later
+            *(f"--IdleGPUCuller.{k}={v}" for k, v in DEMO_CULLING.items()),
             f"--IdleGPUCuller.db_url=sqlite:///{state / 'culler.sqlite'}",
         ],
         # user servers are reached through the proxy, like a browser reaches them

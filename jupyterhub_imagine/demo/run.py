@@ -30,6 +30,11 @@ def _banner(stack: DemoStack) -> str:
     for user in users:
         name = user["username"]
         lines.append(f"    {name:<6} / {user['password']:<6}  {ROLES.get(name, '')}")
+    if stack.simulated_gpus:
+        lines += ["", "  This machine has no GPU: the demo simulates two A100s and an H100 in MIG",
+                  "  slices (marked \"simulated\"). Run train-on-the-gpu.ipynb to keep one busy."]
+    if stack.storage is not None:
+        lines += ["", f"  Demo storage (WebDAV, offered in the Data panel): {stack.storage.url}"]
     lines += ["", "  Press Ctrl-C to stop the hub, its servers and the OpenID provider.", ""]
     return "\n".join(lines)
 
@@ -38,11 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8000, help="public port of the hub")
     parser.add_argument("--provider-port", type=int, default=8020, help="OpenID provider port")
+    parser.add_argument("--hub-port", type=int, default=8081, help="the hub's own port")
+    parser.add_argument("--proxy-api-port", type=int, default=8001, help="the proxy's API port")
+    parser.add_argument("--culler-port", type=int, default=8002, help="the culler's port")
+    parser.add_argument("--webdav-port", type=int, default=8030, help="the demo storage's port")
     parser.add_argument("--state-dir", type=Path, default=Path(".demo"),
                         help="where the demo keeps its database, secrets and user homes")
+    parser.add_argument("--gpus", choices=("auto", "real", "simulated"), default="auto",
+                        help="the machine's GPUs or simulated ones (auto: simulated without a GPU)")
     args = parser.parse_args(argv)
     settings = DemoSettings(state_dir=args.state_dir.resolve(), port=args.port,
-                            provider_port=args.provider_port)
+                            provider_port=args.provider_port, hub_port=args.hub_port,
+                            proxy_api_port=args.proxy_api_port, culler_port=args.culler_port,
+                            webdav_port=args.webdav_port, gpus=args.gpus)
     stack = DemoStack(settings)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,13 +13,15 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .oidc import DEMO_DIR, OIDCClient, OIDCProvider
+from . import content
+from .gpus import SIMULATED_MODULE, nvml_module_for_demo
+from .leftovers import clean_up_leftovers
+from .oidc import DEMO_DIR, USERS_FILE, OIDCClient, OIDCProvider
 
 HUB_CONFIG = DEMO_DIR / "jupyterhub_config.py"
 CLIENT_ID = "jupyterhub-imagine-demo"
@@ -33,6 +35,8 @@ class DemoSettings:
     hub_port: int = 8081
     proxy_api_port: int = 8001
     culler_port: int = 8002
+    webdav_port: int = 8030
+    gpus: str = ""  # "auto" (or empty), "real" or "simulated"
     extra_config: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     hub_log: Path | None = None  # None: the hub logs to this terminal
@@ -54,39 +58,74 @@ class DemoError(RuntimeError):
     """The demo could not start; the message says which part and why."""
 
 
-def wait_for_hub(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Poll ``url`` until it answers, failing at once if the hub process exits."""
+def _routes(api_url: str, token: str) -> dict[str, Any]:
+    request = urllib.request.Request(f"{api_url}/api/routes",
+                                     headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=2) as response:
+        return dict(json.loads(response.read()))
+
+
+def wait_for_hub(api_url: str, token: str, process: subprocess.Popen[bytes],
+                 timeout: float) -> None:
+    """Wait until the proxy routes "/" to the hub, failing at once if the hub process exits.
+
+    Asked of the proxy's API rather than its public port: a request there before the hub has
+    added its routes makes the proxy log a 404 (and, earlier still, a connection refused)."""
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise DemoError(f"JupyterHub exited with status {process.returncode} while starting")
         try:
-            # 200 only: the proxy answers 404 for /hub/api before the hub's routes exist.
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise DemoError(
-                    f"JupyterHub did not answer at {url} within {timeout:.0f}s"
-                ) from None
-            time.sleep(0.2)
+            if "/" in _routes(api_url, token):
+                return
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise DemoError(f"JupyterHub was not routed at {api_url} within {timeout:.0f}s")
+        time.sleep(0.2)
 
 
 class DemoStack:
     """Start the provider and the hub; ``stop`` ends both and every server the hub started."""
+
+    _content_env: dict[str, str] = {}
 
     def __init__(self, settings: DemoSettings) -> None:
         self.settings = settings
         self.url = f"http://127.0.0.1:{settings.port}"
         self.provider: OIDCProvider | None = None
         self.hub: subprocess.Popen[bytes] | None = None
+        self.storage: content.WebDAVStorage | None = None
+        self.nvml_module = ""
+        # the hub hands it to the proxy; the demo uses it to see when the hub is routed
+        self._proxy_token = secrets.token_hex(32)
+        self.leftovers: list[str] = []  # what stop() found still running or mounted
         self._log_file: IO[bytes] | None = None
+
+    @property
+    def simulated_gpus(self) -> bool:
+        return self.nvml_module == SIMULATED_MODULE
+
+    def _lay_out_content(self) -> dict[str, str]:
+        """The software tree, the storage, the sample notebook; their settings for the hub."""
+        s = self.settings
+        content.lay_out_cvmfs(s.state_dir / "cvmfs")
+        users = [u["username"] for u in json.loads(USERS_FILE.read_text())["users"]]
+        content.lay_out_homes(s.state_dir / "home", users)
+        if content.rclone_available():
+            folder = content.lay_out_storage(s.state_dir / "storage")
+            self.storage = content.WebDAVStorage(folder, s.webdav_port, s.state_dir / "webdav.log")
+            self.storage.start()
+        self.nvml_module = nvml_module_for_demo(s.gpus or None)
+        return {**content.environment(s.state_dir, self.storage),
+                "IMAGINE_DEMO_NVML": self.nvml_module}
 
     def _hub_env(self, issuer: str, secret_values: dict[str, str]) -> dict[str, str]:
         s = self.settings
         bin_dirs = [str(DEMO_DIR / "node_modules" / ".bin"), str(Path(sys.executable).parent)]
         env = dict(os.environ)
         env.update(
+            self._content_env,
             PATH=os.pathsep.join([*bin_dirs, env.get("PATH", "")]),
             IMAGINE_DEMO_DIR=str(s.state_dir),
             IMAGINE_DEMO_PORT=str(s.port),
@@ -97,6 +136,7 @@ class DemoStack:
             IMAGINE_DEMO_CLIENT_ID=CLIENT_ID,
             IMAGINE_DEMO_CLIENT_SECRET=secret_values["client_secret"],
             JUPYTERHUB_CRYPT_KEY=secret_values["crypt_key"],
+            CONFIGPROXY_AUTH_TOKEN=self._proxy_token,
         )
         if s.extra_config:
             env["IMAGINE_DEMO_EXTRA_CONFIG"] = str(s.extra_config)
@@ -107,6 +147,11 @@ class DemoStack:
         s = self.settings
         s.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         secret_values = _load_secrets(s.state_dir)
+        try:
+            self._content_env = self._lay_out_content()
+        except (OSError, RuntimeError) as exc:
+            self.stop()
+            raise DemoError(f"could not lay out the demo's content: {exc}") from exc
         client = OIDCClient(
             client_id=CLIENT_ID,
             client_secret=secret_values["client_secret"],
@@ -128,7 +173,8 @@ class DemoStack:
             start_new_session=True,
         )
         try:
-            wait_for_hub(f"{self.url}/hub/api", self.hub, timeout=90)
+            api_url = f"http://127.0.0.1:{s.proxy_api_port}"
+            wait_for_hub(api_url, self._proxy_token, self.hub, timeout=90)
         except Exception:
             self.stop()
             raise
@@ -144,6 +190,13 @@ class DemoStack:
                 os.killpg(self.hub.pid, signal.SIGKILL)
                 self.hub.wait()
         self.hub = None
+        # servers stop with the hub and unmount their storage; anything they left is ended here
+        for line in clean_up_leftovers(self.settings.state_dir):
+            self.leftovers.append(line)
+            print(f"demo: {line}", file=sys.stderr)
+        if self.storage is not None:
+            self.storage.stop()
+            self.storage = None
         if self.provider is not None:
             self.provider.stop()
             self.provider = None

@@ -23,6 +23,18 @@ from .gpm import GpmMeter
 log = logging.getLogger(__name__)
 
 NO_GPU_MESSAGE = "No GPU is assigned to this server."
+DRIVER_ERROR_MESSAGE = "GPU status is unavailable: the GPU driver reported an error ({})."
+
+
+def unavailable(message: str, reason: str) -> dict[str, Any]:
+    """A report that says no GPU figures can be shown right now, and why."""
+    return {
+        "available": False,
+        "message": message,
+        "reason": reason,
+        "sampled_at": time.time(),
+        "gpus": [],
+    }
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,8 @@ class NVMLReader:
         self._initialized = False
         self._gpm = GpmMeter()
         self.error: str = ""
+        # a stand-in module (the demo's simulated GPUs) says so, and every report shows it
+        self.simulated = bool(getattr(nvml, "IMAGINE_SIMULATED", False))
 
     def _ensure_init(self) -> bool:
         if self._nvml is None:
@@ -221,9 +235,22 @@ class GPUSampler:
             now = self._clock()
             if self._cached and now - self._cached[0] < self._cache_seconds:
                 return self._cached[1]
-            report = self._build_report()
+            report = self.read()
             self._cached = (now, report)
             return report
+
+    def read(self) -> dict[str, Any]:
+        """A fresh report (blocking). A driver error after initialisation ("GPU is lost",
+        "Unknown Error", "Insufficient Permissions") gives an "unavailable" report naming it, and
+        NVML is initialised afresh at the next read."""
+        try:
+            report = self._build_report()
+        except Exception as exc:  # noqa: BLE001 - NVMLError subclasses vary by driver state
+            self._reader.shutdown()
+            reason = str(exc) or type(exc).__name__
+            report = unavailable(DRIVER_ERROR_MESSAGE.format(reason), reason)
+        report["simulated"] = self._reader.simulated
+        return report
 
     def _build_report(self) -> dict[str, Any]:
         if self._allowed is not None and not self._allowed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -12,25 +11,13 @@ from traitlets.utils.importstring import import_item
 
 from .. import contract
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
+from ..gpu.shared import SharedGPUSampler
 from .base import NoRouteHandler
 from .handlers import GPUHandler, StatusHandler
 from .mounts.manager import ImagineMountManager
 from .software.catalog import ImagineSoftwareCatalog
 
 API_PREFIX = contract.API_PREFIX
-
-
-class AsyncGPUSampler:
-    """Runs the blocking NVML sampler in a worker thread so the event loop never waits on it."""
-
-    def __init__(self, sampler: GPUSampler) -> None:
-        self._sampler = sampler
-
-    async def sample(self) -> dict[str, Any]:
-        return await asyncio.to_thread(self._sampler.sample)
-
-    def close(self) -> None:
-        self._sampler.close()
 
 
 class ImagineServerExtension(ExtensionApp):
@@ -51,6 +38,12 @@ class ImagineServerExtension(ExtensionApp):
         1.0,
         config=True,
         help="Seconds a GPU sample is reused, so many clients polling cost one NVML read.",
+    )
+    gpu_read_timeout = Float(
+        2.0,
+        config=True,
+        help="""Seconds /gpu and /activity wait for the GPU driver before answering "unavailable"
+        (a hung driver call never holds them longer, and is not retried until it returns).""",
     )
     profile = Unicode(
         config=True,
@@ -116,8 +109,10 @@ class ImagineServerExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         reader = NVMLReader(load_nvml(self.nvml_module))
-        sampler = GPUSampler(reader, visible_device_filter(), cache_seconds=self.gpu_cache_seconds)
-        self._gpu = AsyncGPUSampler(sampler)
+        sampler = GPUSampler(reader, visible_device_filter())
+        self._gpu = SharedGPUSampler.over(
+            sampler, cache_seconds=self.gpu_cache_seconds, timeout=self.gpu_read_timeout
+        )
         self.settings.update(
             imagine_gpu_sampler=self._gpu,
             imagine_server_info={

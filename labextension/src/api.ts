@@ -74,6 +74,10 @@ export interface IGpuResponse {
   gpus: IGpuDevice[];
   /** The culler's pending warning for this server, or null. */
   warning: IGpuWarning | null;
+  /** True when the GPUs are the demo's simulated ones, not hardware. */
+  simulated?: boolean;
+  /** Why no figures are available (the driver's error, "timeout"), when it says. */
+  reason?: string;
 }
 
 /** `GET /warning` */

@@ -16,7 +16,8 @@ import {
   browserPath,
   hiddenFields,
   messageOf,
-  mountRequest
+  mountRequest,
+  panelWording
 } from './mounts';
 
 export const DATA_PANEL_ID = 'imagine-data-panel';
@@ -46,7 +47,9 @@ export class DataPanel extends Widget {
     this._status.setAttribute('role', 'status');
     this._status.setAttribute('aria-live', 'polite');
     this._alert.setAttribute('role', 'alert');
-    this.node.append(heading, toolbar, this._listError, this._list, this._form);
+    // progress and outcome sit above the list, visible whether or not the form is open
+    this.node.append(heading, toolbar, this._progressBar, this._status, this._alert,
+      this._listError, this._list, this._form);
     this._buildForm();
     this._model.changed.connect(this._render, this);
     this._render();
@@ -88,7 +91,9 @@ export class DataPanel extends Widget {
     if (['mounted', 'mounting', 'unhealthy'].includes(mount.state)) {
       actions.append(button('Unmount', () => void this._act(() => this._model.unmount(name)), `Unmount ${name}`));
     }
-    if (['unhealthy', 'error', 'unmounted', 'credentials-required'].includes(mount.state)) {
+    if (mount.state === 'unmounted') {
+      actions.append(button('Mount', () => void this._remount(mount), `Mount ${name}`));
+    } else if (['unhealthy', 'error', 'credentials-required'].includes(mount.state)) {
       actions.append(button('Mount again', () => void this._remount(mount), `Mount ${name} again`));
     }
     if (!mount.predefined) {
@@ -103,7 +108,7 @@ export class DataPanel extends Widget {
     );
     item.dataset.mount = name;
     if (mount.message) {
-      item.append(el('div', { className: 'imagine-Mount-message' }, mount.message));
+      item.append(el('div', { className: 'imagine-Mount-message' }, panelWording(mount.message)));
     }
     item.append(actions);
     return item;
@@ -164,9 +169,7 @@ export class DataPanel extends Widget {
       this._description,
       this._fields,
       el('div', { className: 'imagine-Panel-toolbar' }, submit, cancel),
-      this._progressBar,
-      this._status,
-      this._alert
+      this._formAlert
     );
     form.addEventListener('submit', event => {
       event.preventDefault();
@@ -177,6 +180,7 @@ export class DataPanel extends Widget {
 
   private _toggleForm(show: boolean): void {
     this._form.hidden = !show;
+    this._formAlert.textContent = '';
     if (show) {
       this._form.querySelector<HTMLSelectElement>('select')?.focus();
     }
@@ -243,9 +247,21 @@ export class DataPanel extends Widget {
     }
   }
 
+  /** Back to an empty form of the first preset, closed. */
+  private _resetForm(): void {
+    this._form.reset();
+    const select = this._form.querySelector<HTMLSelectElement>('select');
+    if (select) {
+      select.value = PRESETS[0].id;
+    }
+    this._showPreset(PRESETS[0].id);
+    this._toggleForm(false);
+  }
+
   private async _submit(): Promise<void> {
     const body = mountRequest(this._preset, this._values());
     this._alert.textContent = '';
+    this._formAlert.textContent = '';
     const submit = this._form.querySelector<HTMLButtonElement>('button[type=submit]');
     if (submit) {
       submit.disabled = true;
@@ -253,14 +269,16 @@ export class DataPanel extends Widget {
     try {
       const mount = await this._model.add(body, m => this._progress(m));
       if (mount.state === 'mounted') {
+        this._resetForm();
         this._status.textContent = `${mount.name} is mounted in ${browserPath(mount.mountpoint)}.`;
-        this._fields.querySelectorAll<HTMLInputElement>('input[type=password]').forEach(i => (i.value = ''));
       } else {
-        this._alert.textContent = mount.message || `${mount.name}: ${STATE_LABELS[mount.state]}`;
+        // the reason is shown once, on the mount's entry in the list
+        this._status.textContent = '';
+        this._formAlert.textContent = `${mount.name} could not be mounted: see its entry above.`;
       }
     } catch (error) {
       this._status.textContent = '';
-      this._alert.textContent = messageOf(error);
+      this._formAlert.textContent = panelWording(messageOf(error));
     } finally {
       this._progressBar.hidden = true;
       if (submit) {
@@ -279,5 +297,6 @@ export class DataPanel extends Widget {
   private readonly _progressBar = el('progress', { className: 'imagine-Progress' });
   private readonly _status = el('div', { className: 'imagine-Status' });
   private readonly _alert = el('div', { className: 'imagine-Error', id: 'imagine-mount-error' });
+  private readonly _formAlert = el('div', { className: 'imagine-Error', id: 'imagine-mount-form-error' });
   private _preset: IPreset = PRESETS[0];
 }

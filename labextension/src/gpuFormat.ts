@@ -65,8 +65,14 @@ export function formatStatus(data: IGpuResponse | null): string {
   if (!data || !data.available) {
     return '';
   }
-  return gpuEntries(data.gpus).map(formatEntry).join(' | ');
+  const text = gpuEntries(data.gpus).map(formatEntry).join(' | ');
+  return data.simulated ? `${text} (simulated)` : text;
 }
+
+/** Said wherever simulated GPUs show, so nobody mistakes the demo's numbers for hardware. */
+export const SIMULATED_NOTE =
+  'Simulated GPUs: this demo machine has no GPU. The numbers follow the demo’s ' +
+  'training notebook (train-on-the-gpu.ipynb).';
 
 /** One sentence about the culler's warning, with the stop time in local time. */
 export function formatWarning(
@@ -92,6 +98,9 @@ export function formatTooltip(data: IGpuResponse | null, error: Error | null): s
     }
     if (data.warning) {
       lines.push(`Warning: ${formatWarning(data.warning)}`);
+    }
+    if (data.simulated) {
+      lines.push(SIMULATED_NOTE);
     }
   }
   if (error) {

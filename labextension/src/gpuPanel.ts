@@ -6,7 +6,7 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { GpuStatusModel } from './gpu';
-import { formatGiB, formatUtilization } from './gpuFormat';
+import { SIMULATED_NOTE, formatGiB, formatUtilization } from './gpuFormat';
 import { GpuHistory, IGpuSeries } from './gpuHistory';
 
 /** DOM id of the panel (the MainAreaWidget). */
@@ -173,8 +173,10 @@ export class GpuPanel extends Widget {
       this._legend.append(item);
     }
     this._message.className = 'imagine-GpuPanel-message';
+    this._simulated.className = 'imagine-GpuPanel-simulated';
+    this._simulated.textContent = SIMULATED_NOTE;
     this._charts.className = 'imagine-GpuPanel-charts';
-    this.node.append(this._legend, this._message, this._charts);
+    this.node.append(this._simulated, this._legend, this._message, this._charts);
     history.changed.connect(this._onChange, this);
     model?.changed.connect(this._onChange, this);
     this._render();
@@ -224,6 +226,9 @@ export class GpuPanel extends Widget {
     const message = this._messageText(series);
     this._message.textContent = message;
     this._message.hidden = message === '';
+    // a legend over no chart reads as a broken chart
+    this._legend.hidden = series.length === 0;
+    this._simulated.hidden = !this.model?.data?.simulated;
     const keep = new Set(series.map(s => s.key));
     for (const [key, chart] of this._chartByKey) {
       if (!keep.has(key)) {
@@ -244,6 +249,7 @@ export class GpuPanel extends Widget {
 
   private readonly _legend = document.createElement('div');
   private readonly _message = document.createElement('p');
+  private readonly _simulated = document.createElement('p');
   private readonly _charts = document.createElement('div');
   private readonly _chartByKey = new Map<string, Chart>();
   private _stale = false;

@@ -345,3 +345,10 @@ export function messageOf(error: unknown): string {
   }
   return String(error);
 }
+
+/** A server message in the panel's words: its button says "Mount again", not "remount". */
+export function panelWording(message: string): string {
+  return message
+    .replace(/\bUse remount\b/g, 'Use “Mount again”')
+    .replace(/\bremount\b/g, '“Mount again”');
+}

@@ -95,21 +95,40 @@ export class SoftwareModel {
   /** Folder shown in the image browser, relative to the CVMFS root. */
   imagePath = '';
   images: IBrowseEntry[] = [];
+  /** Why the image browser shows nothing (its folder could not be read), or ''. */
+  imagesError = '';
+  /** Where the server looks for CVMFS repositories. */
+  root = '';
+  /** Whether the repositories have been listed at least once. */
+  loaded = false;
   error = '';
+
+  /** No repository is mounted: nothing else can be listed. */
+  get empty(): boolean {
+    return this.loaded && this.repositories.length === 0;
+  }
 
   async load(): Promise<void> {
     try {
       const [repos, stacks] = await Promise.all([
-        this._api.request<{ repositories: IRepository[] }>('software', { method: 'GET' }),
+        this._api.request<{ root: string; repositories: IRepository[] }>('software', { method: 'GET' }),
         this._api.request<{ stacks: IStack[] }>('software/stacks', { method: 'GET' })
       ]);
+      this.root = repos.root ?? '';
       this.repositories = repos.repositories;
       this.stacks = stacks.stacks;
+      this.loaded = true;
       this.error = '';
     } catch (error) {
       this.error = messageOf(error);
     }
     this._changed.emit();
+    if (this.empty) {
+      // nothing to browse: the panel explains instead of showing the root's error
+      this.images = [];
+      this.imagesError = '';
+      return;
+    }
     await this.browse(this.imagePath);
   }
 
@@ -140,8 +159,10 @@ export class SoftwareModel {
       );
       this.imagePath = answer.path === '.' ? '' : answer.path;
       this.images = answer.entries;
+      this.imagesError = '';
     } catch (error) {
-      this.error = messageOf(error);
+      this.images = [];
+      this.imagesError = `This folder cannot be listed (${messageOf(error)}).`;
     }
     this._changed.emit();
   }

@@ -20,6 +20,11 @@ function section(title: string, id: string): [HTMLElement, HTMLUListElement] {
   return [el('section', {}, heading, list), list];
 }
 
+/** The CVMFS root as shown above the image list: "/cvmfs", or the end of a long path. */
+function shortRoot(root: string): string {
+  return root.length > 24 ? `…/${root.split('/').filter(Boolean).pop() ?? ''}` : root;
+}
+
 export class SoftwarePanel extends Widget {
   constructor(readonly model: SoftwareModel) {
     super();
@@ -29,7 +34,7 @@ export class SoftwarePanel extends Widget {
     this._search.type = 'search';
     this._search.id = 'imagine-software-search';
     this._search.className = 'jp-mod-styled imagine-Search';
-    this._search.placeholder = 'Search stacks, modules, images';
+    this._search.placeholder = 'Search software';
     this._search.setAttribute('aria-label', 'Search software');
     this._search.addEventListener('input', () => this._render());
     this._status.setAttribute('role', 'status');
@@ -50,6 +55,7 @@ export class SoftwarePanel extends Widget {
       this._search,
       this._status,
       this._alert,
+      this._notice,
       stacks,
       modules,
       images,
@@ -73,6 +79,15 @@ export class SoftwarePanel extends Widget {
     const m = this.model;
     const q = this._search.value;
     this._alert.textContent = m.error;
+    this._notice.textContent = m.empty
+      ? `No CVMFS repository is mounted on this server${m.root ? ` (looked in ${m.root})` : ''}, ` +
+        'so there are no stacks, modules or images to offer. Ask your administrators which ' +
+        'software repositories this service provides.'
+      : '';
+    this._notice.hidden = !m.empty;
+    for (const section of [this._stacks, this._images, this._repos]) {
+      (section.parentElement as HTMLElement).hidden = m.empty;
+    }
     this._repos.replaceChildren(
       ...m.repositories.map(repo =>
         el(
@@ -116,7 +131,10 @@ export class SoftwarePanel extends Widget {
       item.dataset.stack = stack.id;
       return item;
     });
-    this._stacks.replaceChildren(...(items.length ? items : [el('li', { className: 'imagine-Empty' }, 'No stacks found.')]));
+    const none = q
+      ? 'No stack matches the search.'
+      : 'No software stack (EESSI version or LCG view) in the mounted repositories.';
+    this._stacks.replaceChildren(...(items.length ? items : [el('li', { className: 'imagine-Empty' }, none)]));
   }
 
   private _checked(stackId: string): string[] {
@@ -157,11 +175,16 @@ export class SoftwarePanel extends Widget {
     const m = this.model;
     const parent = m.imageParent;
     this._imagePath.replaceChildren(
-      el('span', {}, `/${m.imagePath}`),
+      el('span', { title: `${m.root}/${m.imagePath}` }, `${shortRoot(m.root)}/${m.imagePath}`.replace(/\/+$/, '') || '/'),
       ...(parent === null ? [] : [button('Up', () => void m.browse(parent), 'Go to the parent folder')])
     );
     this._imagePath.className = 'imagine-Path';
     const entries = m.images.filter(e => e.kind === 'dir' || matches(q, e.name));
+    if (entries.length === 0) {
+      const text = m.imagesError || (q ? 'No image matches the search.' : 'No Apptainer image (.sif) in this folder.');
+      this._images.replaceChildren(el('li', { className: 'imagine-Empty' }, text));
+      return;
+    }
     this._images.replaceChildren(
       ...entries.map(entry => {
         const path = m.imagePath ? `${m.imagePath}/${entry.name}` : entry.name;
@@ -190,6 +213,7 @@ export class SoftwarePanel extends Widget {
   private readonly _status = el('div', { className: 'imagine-Status' });
   private readonly _alert = el('div', { className: 'imagine-Error', id: 'imagine-software-error' });
   private readonly _imagePath = el('div');
+  private readonly _notice = el('p', { className: 'imagine-Empty', id: 'imagine-software-empty' });
   private readonly _selectedModules = new Set<string>();
   private _modulesFor = '';
   private readonly _repos: HTMLUListElement;

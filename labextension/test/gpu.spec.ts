@@ -263,6 +263,13 @@ describe('GPU formatting', () => {
     expect(formatStatus(a100Sample())).toBe('GPU0 37% 1.0/40.0 GiB');
   });
 
+  it('says when the GPUs are simulated, in the status bar and its tooltip', () => {
+    const sample = { ...a100Sample(), simulated: true };
+    expect(formatStatus(sample)).toBe('GPU0 37% 1.0/40.0 GiB (simulated)');
+    expect(formatTooltip(sample, null)).toContain('Simulated GPUs');
+    expect(formatTooltip(a100Sample(), null)).not.toContain('Simulated');
+  });
+
   it('formats MIG instances instead of their parent GPU', () => {
     expect(gpuEntries(migSample().gpus)).toHaveLength(1);
     expect(formatStatus(migSample())).toBe('GPU0 1g.5gb n/a 0.0/5.0 GiB');

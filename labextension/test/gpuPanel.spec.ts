@@ -244,6 +244,9 @@ describe('GpuPanel', () => {
     await vi.waitFor(() =>
       expect(content.node.textContent).toContain('No GPU is assigned to this server.')
     );
+    // no legend over no chart, and no word of simulation for a real answer
+    expect((content.node.querySelector('.imagine-GpuPanel-legend') as HTMLElement).hidden).toBe(true);
+    expect((content.node.querySelector('.imagine-GpuPanel-simulated') as HTMLElement).hidden).toBe(true);
 
     content.hide();
     history.add(a100Sample());
@@ -256,6 +259,26 @@ describe('GpuPanel', () => {
     content.dispose();
     // disposed: no longer listens
     expect(() => history.add(sample(1e10, 1, 1))).not.toThrow();
+  });
+
+  it('says so when the GPUs are the demo\'s simulated ones', async () => {
+    const scheduler = new ManualScheduler();
+    const model = new GpuStatusModel({
+      fetch: async () => ({ ...a100Sample(), simulated: true }),
+      scheduler,
+      visibility: new FakeVisibility()
+    });
+    const history = new GpuHistory();
+    model.changed.connect(() => model.data && history.add(model.data));
+    const content = new GpuPanel(history, model);
+    Widget.attach(content, document.body);
+    model.start();
+    const note = content.node.querySelector('.imagine-GpuPanel-simulated') as HTMLElement;
+    await vi.waitFor(() => expect(note.hidden).toBe(false));
+    expect(note.textContent).toContain('Simulated GPUs');
+    expect((content.node.querySelector('.imagine-GpuPanel-legend') as HTMLElement).hidden).toBe(false);
+    model.stop();
+    content.dispose();
   });
 
   it('labels charts with the latest values', () => {

@@ -8,7 +8,8 @@ import {
   PRESETS,
   browserPath,
   hiddenFields,
-  mountRequest
+  mountRequest,
+  panelWording
 } from '../src/mounts';
 import { SoftwareModel, matches } from '../src/software';
 
@@ -214,5 +215,43 @@ describe('software search and model', () => {
     expect(model.images.map(i => i.name)).toEqual(['a.sif']);
     expect(model.imageParent).toBe('images');
     expect(calls).toHaveLength(2);
+  });
+
+  it('explains a server without repositories instead of browsing its missing root', async () => {
+    const { api, calls } = scriptedApi({
+      'GET software': [[200, { root: '/cvmfs', repositories: [] }]],
+      'GET software/stacks': [[200, { stacks: [] }]]
+    });
+    const model = new SoftwareModel(api, async () => undefined);
+    await model.load();
+    expect(model.empty).toBe(true);
+    expect(model.root).toBe('/cvmfs');
+    expect(model.error).toBe('');
+    // no browse request: its "'path' does not exist" would only confuse
+    expect(calls.map(c => c.split(' ')[1])).toEqual(['software', 'software/stacks']);
+  });
+
+  it('keeps a failed image listing to the image section', async () => {
+    const { api } = scriptedApi({
+      'GET software': [[200, { root: '/cvmfs', repositories: [{ name: 'r', state: 'mounted', error: '', message: '' }] }]],
+      'GET software/stacks': [[200, { stacks: [] }]],
+      'GET software/browse?kind=image&limit=500': [[404, { message: "'path' does not exist" }]]
+    });
+    const model = new SoftwareModel(api, async () => undefined);
+    await model.load();
+    expect(model.empty).toBe(false);
+    expect(model.error).toBe('');
+    expect(model.images).toEqual([]);
+    expect(model.imagesError).toMatch(/^This folder cannot be listed/);
+  });
+});
+
+describe('Data panel wording', () => {
+  it('says "Mount again", as its button does, where the server says remount', () => {
+    expect(panelWording('The mount point is no longer mounted. Use remount.')).toBe(
+      'The mount point is no longer mounted. Use “Mount again”.'
+    );
+    expect(panelWording('send it in the remount body')).toBe('send it in the “Mount again” body');
+    expect(panelWording('Mounted.')).toBe('Mounted.');
   });
 });
