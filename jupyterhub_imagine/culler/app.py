@@ -437,6 +437,7 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
             exposition=self.metrics.exposition,
             warnings_of=self.warnings_of,
             metrics_require_auth=self.metrics_require_auth,
+            home_url=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/home",
         )
         bind = urlparse(self.bind_url or self.service_url)
         self.log.info(
@@ -488,7 +489,11 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
                 "IdleGPUCuller.servers_url is required with activity_source='server': set it "
                 "(or $JUPYTERHUB_IMAGINE_SERVERS_URL) to the proxy's origin."
             )
-        asyncio.run(self.run_forever())
+        try:
+            asyncio.run(self.run_forever())
+        except KeyboardInterrupt:
+            # the hub stops its services with SIGINT: a normal stop, not an error
+            self.log.info("Stopped")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,12 +112,18 @@ def make_app(
     exposition: Callable[[], bytes],
     warnings_of: WarningsOf,
     metrics_require_auth: bool = True,
+    home_url: str = "/hub/home",
 ) -> web.Application:
-    """The tornado application; ``prefix`` is $JUPYTERHUB_SERVICE_PREFIX (ends with /)."""
+    """The tornado application; ``prefix`` is $JUPYTERHUB_SERVICE_PREFIX (ends with /).
+
+    The prefix itself (the hub's Services menu links there) sends people to the hub home page,
+    where their warnings are shown."""
     prefix = "/" + prefix.strip("/") + "/"
     auth = {"hub_auth": hub_auth}
     return web.Application(
         [
+            (prefix, web.RedirectHandler, {"url": home_url, "permanent": False}),
+            (prefix.rstrip("/"), web.RedirectHandler, {"url": home_url, "permanent": False}),
             (
                 prefix + contract.CULLER_ROUTE_METRICS,
                 MetricsHandler,

@@ -41,6 +41,12 @@ async def test_listens_on_bind_url_and_serves_metrics(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/services/imagine-culler/metrics"
         )
         assert b"imagine_culler_" in r.body
+        # the hub's Services menu links to the prefix: people land where their warnings are
+        for path in ("/services/imagine-culler/", "/services/imagine-culler"):
+            index = await AsyncHTTPClient().fetch(
+                f"http://127.0.0.1:{port}{path}", follow_redirects=False, raise_error=False
+            )
+            assert index.code == 302 and index.headers["Location"] == "/hub/home", path
     finally:
         server.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import getpass
 import json
@@ -194,6 +195,9 @@ class ImagineMountManager(LoggingConfigurable):
         fusermount = fusermount_program(self.fusermount_command)
         for point in unmount_orphans(self._root(), fusermount, child_env()):
             self.log.warning("mount: detached %s, left by an earlier server", point)
+        # a stop that skips the extension's stop (SIGINT ends jupyter-server's loop with
+        # KeyboardInterrupt, without its clean-up) still leaves no mount behind
+        atexit.register(self._detach_at_exit, fusermount)
         for item in self.predefined:
             try:
                 spec = parse_predefined(item)
@@ -210,6 +214,12 @@ class ImagineMountManager(LoggingConfigurable):
             elif entry.spec.automount:
                 # the event loop is not running yet while extensions load
                 IOLoop.current().add_callback(self._schedule, entry)
+
+    def _detach_at_exit(self, fusermount: str | None) -> None:
+        if self._stopped:
+            return
+        for point in unmount_orphans(self._root(), fusermount, child_env()):
+            self.log.warning("mount: detached %s at exit (the server stopped abruptly)", point)
 
     async def stop_all(self) -> None:
         """Unmount everything (the server is stopping)."""
