@@ -19,7 +19,7 @@ JH5_SUITES ?= tests/auth tests/spawner tests/culler tests/e2e
 
 .PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint clean
 
-demo: env
+demo: env $(LAB_STAMP)
 	$(BIN)/jupyterhub-imagine-demo
 
 # Every suite runs even when an earlier one fails (one failure must not hide the others); the
@@ -34,7 +34,15 @@ test: system-deps env tools
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
 	echo "All suites passed: $(SUITES)"
 
-test-python: env
+# The labextension is rebuilt when its sources change (the editable install builds it once).
+LAB_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null)
+LAB_STAMP := jupyterhub_imagine/labextension/.built
+
+$(LAB_STAMP): $(STAMP) $(LAB_SOURCES)
+	cd labextension && PATH=$(BIN):$$PATH npm run build:prod
+	touch $@
+
+test-python: env $(LAB_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-js: env
@@ -66,7 +74,7 @@ $(STAMP): pyproject.toml labextension/package.json labextension/package-lock.jso
 	cd jupyterhub_imagine/demo && npm ci --no-audit --no-fund --loglevel=error
 	PATH=$(BIN):$$PATH $(BIN)/pip install -q -e '.[test]'
 	PATH=$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite .
-	touch $(STAMP)
+	touch $(STAMP) $(LAB_STAMP)
 
 env-jh5: $(VENV_JH5)/.installed
 
