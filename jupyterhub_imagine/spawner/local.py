@@ -23,6 +23,10 @@ _LEDGERS: dict[str, tuple[AllocationLedger, asyncio.Lock]] = {}
 _INVENTORY: dict[str, list[GPUDevice]] = {}
 
 
+def _options_applied_at_start(spawner: Any, user_options: dict[str, Any]) -> None:
+    """JupyterHub's apply_user_options hook: nothing to do before start()."""
+
+
 class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
     """Runs user servers as local processes, each with the GPUs of its profile."""
 
@@ -70,6 +74,12 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
     @default("options_form")
     def _options_form_default(self) -> Any:
         return ImagineLocalSpawner._render_options_form
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self) -> Any:
+        # the options are validated and applied in start() (resolve_selection); saying so
+        # keeps JupyterHub from logging "Received unhandled user_options" at every spawn
+        return _options_applied_at_start
 
     # ----- inventory, ledger -------------------------------------------------------------------
     def _inventory(self) -> list[GPUDevice]:
