@@ -19,8 +19,11 @@ JH5_SUITES ?= tests/auth tests/spawner tests/culler tests/e2e
 
 .PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint clean
 
+# Extra options: make demo DEMO_ARGS="--gpus real"
+DEMO_ARGS ?=
+
 demo: env $(LAB_STAMP)
-	$(BIN)/jupyterhub-imagine-demo
+	$(BIN)/python -m jupyterhub_imagine.demo.run $(DEMO_ARGS)
 
 # Every suite runs even when an earlier one fails (one failure must not hide the others); the
 # target fails at the end if any did. The Python suites also fail when they leave a process or a

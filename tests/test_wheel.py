@@ -4,9 +4,11 @@ both as enabled."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,16 @@ def test_wheel_installs_without_node_and_enables_both_extensions(tmp_path: Path)
     dist = tmp_path / "dist"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO)])
     wheel = next(dist.glob("jupyterhub_imagine-*.whl"))
+    # the demo's development OpenID provider and sample users (passwords) stay in the clone
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        shipped = b"".join(zf.read(n) for n in names if n.endswith((".py", ".json", ".mjs")))
+    assert not [n for n in names if "/demo/" in n or n.endswith(("users.json", ".mjs"))], names
+    users = json.loads((REPO / "jupyterhub_imagine" / "demo" / "users.json").read_text())["users"]
+    for user in users:  # no sample credential, in whatever file
+        assert json.dumps({"password": user["password"]})[1:-1].encode() not in shipped
+    assert b"oidc-provider" not in shipped
+    assert not any("jupyterhub-imagine-demo" in n for n in names)
 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
