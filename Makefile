@@ -28,7 +28,7 @@ demo: env $(LAB_STAMP)
 # Every suite runs even when an earlier one fails (one failure must not hide the others); the
 # target fails at the end if any did. The Python suites also fail when they leave a process or a
 # FUSE mount behind (tests/support/leaks.py).
-SUITES := test-python test-js test-jh5
+SUITES := lint test-python test-js test-jh5
 
 test: system-deps env tools
 	@failed=""; for suite in $(SUITES); do \
@@ -97,6 +97,7 @@ lab: env
 
 lint: env
 	$(BIN)/ruff check jupyterhub_imagine tests bench
+	$(BIN)/mypy jupyterhub_imagine
 
 clean:
 	rm -rf $(VENV) $(VENV_JH5) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \

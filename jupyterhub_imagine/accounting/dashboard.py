@@ -40,7 +40,8 @@ def _projection(d: Dashboard, last: float) -> list[float]:
     b = d.weekly.budget
     if b is None or not b.rate_per_day or b.exceeded:
         return []
-    out, value = [], last
+    out: list[float] = []
+    value = last
     while value < b.gpu_hours and len(out) < 12:
         value += b.rate_per_day * 7
         out.append(value)

@@ -27,7 +27,9 @@ from .store import AccountingStore, SessionStart
 class AccountingRecorder(LoggingConfigurable):
     """Writes one record per server session from the hub's spawner hooks."""
 
-    settings = Instance(ImagineAccounting, allow_none=True)
+    settings = Instance(
+        ImagineAccounting, allow_none=True, help="The accounting settings (default: the instance)."
+    )
     clock: Callable[[], float] = AnyTrait(time.time)  # type: ignore[assignment]
     ready_poll_seconds = Float(
         1.0, config=True, help="How often a starting server is checked for readiness."
@@ -37,10 +39,11 @@ class AccountingRecorder(LoggingConfigurable):
         super().__init__(**kwargs)
         if self.settings is None:
             self.settings = ImagineAccounting.instance(config=self.config)
-        self._key = self.settings.key()
+        self.conf: ImagineAccounting = self.settings
+        self._key = self.conf.key()
         self._store: AccountingStore | None = None
         self._watchers: set[asyncio.Task[None]] = set()
-        module = self.settings.energy_nvml_module
+        module = self.conf.energy_nvml_module
         self._meter = NVMLEnergyMeter(module) if module else None
 
     async def _energy(self, spawner: Any) -> float | None:
@@ -53,7 +56,7 @@ class AccountingRecorder(LoggingConfigurable):
     @property
     def store(self) -> AccountingStore:
         if self._store is None:
-            self._store = AccountingStore(self.settings.db_url)
+            self._store = AccountingStore(self.conf.db_url)
         return self._store
 
     def _keys(self, spawner: Any) -> tuple[str, str]:
@@ -70,11 +73,11 @@ class AccountingRecorder(LoggingConfigurable):
         groups = list(imagine.get("groups") or [])
         groups += sorted(g.name for g in getattr(spawner.user, "groups", []) or [])
         community = identity.community(
-            groups, self.settings.communities, self.settings.community_depth
+            groups, self.conf.communities, self.conf.community_depth
         )
         claims = auth_state.get("oauth_user") or {}
         country = identity.country(
-            claims, self.settings.country_claim, self.settings.organisation_claims
+            claims, self.conf.country_claim, self.conf.organisation_claims
         )
         return community, country
 
@@ -82,7 +85,7 @@ class AccountingRecorder(LoggingConfigurable):
         """Open a record; runs as ``Spawner.pre_spawn_hook`` (the hub's start stamp is set)."""
         user_key, server_key = self._keys(spawner)
         community, country = await self._who(spawner)
-        res = await resources(spawner, self.settings.default_cpus)
+        res = await resources(spawner, self.conf.default_cpus)
         start = SessionStart(
             user_key=user_key, server_key=server_key, community=community, country=country,
             profile=res.profile, start_ts=self.clock(), cpus=res.cpus, mem_bytes=res.mem_bytes,
@@ -101,7 +104,7 @@ class AccountingRecorder(LoggingConfigurable):
         deadline = self.clock() + float(getattr(spawner, "start_timeout", 60) or 60) + 60
         while self.clock() < deadline:
             if spawner.ready:
-                res = await resources(spawner, self.settings.default_cpus)
+                res = await resources(spawner, self.conf.default_cpus)
                 await asyncio.to_thread(
                     self.store.set_started, user_key, server_key,
                     isoformat(spawner.orm_spawner.started),

@@ -173,8 +173,8 @@ def _sums(conn: sa.Connection, p_start: float, p_end: float, scan: Scan,
         sa.select(sa.func.count(sa.distinct(sessions.c.user_key)).label("users"))
         .where(_overlaps(p_start, p_end, scan)), keys)
     for r in conn.execute(people):
-        m = r._mapping
-        out.setdefault(m["community"] if by_community else None, {})["users"] = m["users"]
+        users = r._mapping
+        out.setdefault(users["community"] if by_community else None, {})["users"] = users["users"]
     return out
 
 
@@ -224,10 +224,10 @@ def _rows_for(
             energy_sessions=int(m["energy_sessions"]),
         )
     for r in conn.execute(_country_query(period.start, period.end, scan, by_community)):
-        m = r._mapping
-        row = rows.get(m["community"] if by_community else None)
+        country = r._mapping
+        row = rows.get(country["community"] if by_community else None)
         if row is not None:
-            row.countries[m["country"]] = int(m["users"])
+            row.countries[country["country"]] = int(country["users"])
     for row in rows.values():
         row.countries = dict(sorted(row.countries.items(), key=lambda kv: (-kv[1], kv[0])))
     return sorted(rows.values(), key=lambda r: r.community or ""), sums

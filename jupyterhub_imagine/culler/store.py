@@ -239,7 +239,7 @@ class CullerStore:
             if dialect == "sqlite":
                 from sqlalchemy.dialects.sqlite import insert
             else:
-                from sqlalchemy.dialects.postgresql import insert
+                from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
             stmt = insert(servers_table)
             update = {c: stmt.excluded[c] for c in revived[0] if c not in keys}
             conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), revived)

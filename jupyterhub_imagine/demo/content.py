@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from .oidc import terminate
 
@@ -79,7 +80,7 @@ NOTEBOOK_CELLS = [
 
 
 def sample_notebook() -> str:
-    cells = [
+    cells: list[dict[str, Any]] = [
         {"id": f"demo-{i}", "cell_type": kind, "metadata": {}, "source": text,
          **({"outputs": [], "execution_count": None} if kind == "code" else {})}
         for i, (kind, text) in enumerate(NOTEBOOK_CELLS)

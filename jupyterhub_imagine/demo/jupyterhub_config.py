@@ -4,7 +4,7 @@ Every value comes from environment variables set by ``jupyterhub_imagine.demo.st
 OpenID provider's issuer and client, ports, and a state directory. Tests reuse this file with an
 extra config file layered on top (IMAGINE_DEMO_EXTRA_CONFIG).
 """
-# ruff: noqa: F821  (`c` and `load_subconfig` are provided by traitlets when it runs this file)
+# ruff: noqa: F821  (`get_config` and `load_subconfig` are provided by traitlets when it runs this file)
 
 import json
 import os
@@ -20,6 +20,8 @@ state = Path(env["IMAGINE_DEMO_DIR"])
 port = int(env.get("IMAGINE_DEMO_PORT", "8000"))
 public_url = f"http://127.0.0.1:{port}"
 vo = "urn:mace:egi.eu:group:vo.imagine.example"
+
+c = get_config()  # type: ignore[name-defined]
 
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = port
@@ -117,4 +119,4 @@ wire_culler(c)
 
 extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
 if extra:
-    load_subconfig(extra)
+    load_subconfig(extra)  # type: ignore[name-defined]

@@ -45,7 +45,9 @@ class NoRouteHandler(ImagineAPIHandler):
 
     _track_activity = False
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]
+        # jupyter-server's own preparation first (host check, identity), as its 404 handler does
+        await super().prepare()
         raise UserError(
             f"there is no API route {self.request.path[:200]!r}; see the server API docs",
             "no-route",

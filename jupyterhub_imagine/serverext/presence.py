@@ -147,7 +147,7 @@ class ServerPresence:
             self.state.record_server_presence("terminal")
             return write(data)
 
-        ptyproc.write = write_with_presence
+        ptyproc.write = write_with_presence  # type: ignore[union-attr]
 
     # -- saves -------------------------------------------------------------------------------
 
