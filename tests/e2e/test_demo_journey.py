@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from jupyterhub_imagine.demo.leftovers import WATCHED, fuse_mounts_under, processes_naming
-from tests.support.browser import in_browser, screenshot
+from tests.support.browser import FETCH_JSON, in_browser, provider_sign_in, screenshot
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.e2e
@@ -113,20 +113,9 @@ def assert_clean(page: Any, where: str) -> None:
 
 
 def sign_in(page: Any, demo: Demo, username: str) -> None:
-    page.goto(f"{demo.url}/hub/login")
-    assert_clean(page, "login page")
-    page.click("a[href*='oauth_login']")
-    page.wait_for_selector("#login-form")
-    page.fill("#username", username)
-    page.fill("#password", username)
-    page.click("#submit")
-    page.wait_for_load_state()
-
-
-FETCH_JSON = """async (url) => {
-  const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
-  return (await fetch(url, {headers: {'X-XSRFToken': decodeURIComponent(xsrf)}})).json();
-}"""
+    provider_sign_in(
+        page, demo.url, username, on_login_page=lambda p: assert_clean(p, "login page")
+    )
 
 
 def gpu(page: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jupyterhub_imagine.demo.stack import DemoStack
-from tests.support.browser import in_browser, screenshot
+from tests.support.browser import FETCH_JSON, in_browser, provider_sign_in, screenshot
 from tests.support.hub import demo_hub
 
 pytestmark = pytest.mark.e2e
@@ -33,21 +33,9 @@ def shot(page: Any, name: str) -> None:
 
 
 def sign_in(page: Any, hub: DemoStack, username: str) -> None:
-    page.goto(f"{hub.url}/hub/login")
-    page.click("a[href*='oauth_login']")
-    page.wait_for_selector("#login-form")
-    page.fill("#username", username)
-    page.fill("#password", username)
-    shot(page, f"{username}-provider-login")
-    page.click("#submit")
-    page.wait_for_load_state()
-
-
-# Same-origin fetches from the page carry the XSRF token, as the labextension's requests do.
-FETCH_JSON = """async (url) => {
-  const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
-  return (await fetch(url, {headers: {'X-XSRFToken': decodeURIComponent(xsrf)}})).json();
-}"""
+    provider_sign_in(
+        page, hub.url, username, on_provider_form=lambda p: shot(p, f"{username}-provider-login")
+    )
 
 
 def ledger(hub: DemoStack) -> dict[str, Any]:

@@ -11,23 +11,9 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.serverext import cvmfs_tree
+from tests.serverext.bad_input_cases import S3, WEBDAV
 
 P = ("jupyterhub-imagine", "api")
-WEBDAV = {
-    "name": "ok",
-    "backend": "webdav",
-    "url": "https://dav.example.org/",
-    "user": "alice",
-    "password": "x",
-}
-S3 = {
-    "name": "ok",
-    "backend": "s3",
-    "endpoint": "https://s3.example.org",
-    "bucket": "data",
-    "access_key_id": "AK",
-    "secret_access_key": "SK",
-}
 STACK = cvmfs_tree.EESSI_STACK
 
 

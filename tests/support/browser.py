@@ -51,3 +51,33 @@ def screenshot(page: Any, group: str, name: str) -> None:
     folder = ARTIFACTS / group
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+# Same-origin fetches from the page carry the XSRF token, as the labextension's requests do.
+FETCH_JSON = """async (url) => {
+  const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
+  return (await fetch(url, {headers: {'X-XSRFToken': decodeURIComponent(xsrf)}})).json();
+}"""
+
+
+def provider_sign_in(
+    page: Any,
+    hub_url: str,
+    username: str,
+    *,
+    on_login_page: Callable[[Any], None] | None = None,
+    on_provider_form: Callable[[Any], None] | None = None,
+) -> None:
+    """Sign in through the hub's login button and the development OpenID provider's form
+    (its demo users' password is their name)."""
+    page.goto(f"{hub_url}/hub/login")
+    if on_login_page:
+        on_login_page(page)
+    page.click("a[href*='oauth_login']")
+    page.wait_for_selector("#login-form")
+    page.fill("#username", username)
+    page.fill("#password", username)
+    if on_provider_form:
+        on_provider_form(page)
+    page.click("#submit")
+    page.wait_for_load_state()
