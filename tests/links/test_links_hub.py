@@ -19,7 +19,9 @@ GPU = "gpu-nvidia-a100-sxm4-40gb"
 
 CONFIG = """
 c.JupyterHub.authenticator_class = "dummy"
-c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice"]}}}}
+c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice", "carol"]}}}}
+c.JupyterHub.allow_named_servers = True
+c.ImagineLocalSpawner.gpu_quota_per_user = 1
 c.JupyterHub.spawner_class = "imagine-local"
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
 c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
@@ -134,3 +136,18 @@ def test_confirmed_link_starts_the_profile_and_lands_on_git_pull(hub, repo):
     assert r.status_code == 409
     assert server_of(hub, "alice")["user_options"]["profile"] == GPU
     stop(hub, "alice")
+
+
+def test_over_quota_link_gets_the_quota_page_and_starts_nothing(hub, repo):
+    r = hub.api("POST", "/users/carol/servers/held", json={"profile": GPU})
+    assert r.status_code in (201, 202), r.text
+    carol = hub.login("carol")
+    link = launch(hub, profile=GPU, repo=repo.url)
+    page = carol.get(link, timeout=30)
+    r = carol.post(link, data={"_xsrf": xsrf_of(page.text), "action": "start"},
+                   allow_redirects=False, timeout=60)
+    assert r.status_code == 403, r.text[:1500]
+    assert "at most 1 GPU" in r.text and "This link cannot be opened" in r.text
+    assert not server_of(hub, "carol")
+    hub.api("DELETE", "/users/carol/servers/held")
+    assert hub.alive()
