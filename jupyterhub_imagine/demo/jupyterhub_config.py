@@ -14,6 +14,7 @@ from pathlib import Path
 from jupyterhub_imagine.culler.hubconfig import wire_culler
 from jupyterhub_imagine.demo.gpus import SIMULATED_MODULE, SimulatedGPUSpawner, nvml_module_for_demo
 from jupyterhub_imagine.demo.simulated_nvml import STATE_ENV
+from jupyterhub_imagine.links.hubconfig import wire_links
 
 env = os.environ
 state = Path(env["IMAGINE_DEMO_DIR"])
@@ -114,6 +115,10 @@ c.JupyterHub.services = [
 ]
 # its role and scopes, users' access to their warnings, the home page showing them
 wire_culler(c)
+# Binder-style launch links (/hub/imagine/launch, /hub/imagine/v2/...; docs/links.md); git servers
+# on this machine may be reached over plain http
+wire_links(c)
+c.ImagineLinks.http_hosts = ["127.0.0.1"]
 
 extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
 if extra:

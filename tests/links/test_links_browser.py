@@ -1,0 +1,93 @@
+"""A logged-out scientist follows launch links in a real browser (Debian chromium) against the
+demo stack: the development OpenID provider, a real JupyterHub with configurable-http-proxy,
+local servers with nbgitpuller, and a real git server on loopback. NVML is the FAKE module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from jupyterhub_imagine.demo.stack import DemoStack
+from tests.support.browser import in_browser, screenshot
+from tests.support.hub import demo_hub
+
+from .gitserver import GitServer, git_server
+
+pytestmark = pytest.mark.e2e
+GPU = "gpu-nvidia-a100-sxm4-40gb"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    with git_server(tmp_path_factory.mktemp("git")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    with demo_hub(tmp_path_factory.mktemp("links")) as stack:
+        yield stack
+
+
+def shot(page: Any, name: str) -> None:
+    screenshot(page, "links", name)
+
+
+def provider_login(page: Any, username: str) -> None:
+    page.click("a[href*='oauth_login']")
+    page.wait_for_selector("#login-form")
+    page.fill("#username", username)
+    page.fill("#password", username)
+    page.click("#submit")
+
+
+def test_logged_out_binder_link_logs_in_confirms_and_opens_the_pulled_file(
+    hub: DemoStack, repo: GitServer
+) -> None:
+    home = Path(hub.settings.state_dir) / "home" / "alice" / "sample"
+    binder = (f"{hub.url}/hub/imagine/v2/git/{quote(repo.url, safe='')}/main?"
+              + urlencode({"labpath": "analysis.ipynb", "profile": GPU}))
+
+    def steps(page: Any) -> None:
+        page.goto(binder)
+        assert "/hub/login" in page.url
+        provider_login(page, "alice")
+        page.wait_for_selector("#imagine-link-confirm")
+        text = page.inner_text("#imagine-link-confirm")
+        assert "NVIDIA A100-SXM4-40GB" in text and repo.url in text
+        assert "lab/tree/sample/analysis.ipynb" in text
+        shot(page, "confirm-binder-link")
+        page.click("#link-start")
+        page.wait_for_url("**/user/alice/lab/tree/sample/analysis.ipynb**", timeout=180_000)
+        heading = page.locator(".jp-RenderedMarkdown h1", has_text="Sample analysis")
+        heading.first.wait_for(timeout=120_000)
+        shot(page, "landing-notebook-open")
+        assert (home / "analysis.ipynb").exists()
+
+        # The scientist adds a file; upstream gets a new commit; the second visit (our own
+        # shape) reuses the running server and pulls again, keeping the scientist's file.
+        (home / "my-notes.md").write_text("mine\n")
+        second = repo.push("second.md", "# Second\n")
+        link = f"{hub.url}/hub/imagine/launch?" + urlencode(
+            {"profile": GPU, "repo": repo.url, "labpath": "second.md"})
+        page.goto(link)
+        page.wait_for_selector("#link-reuse")
+        assert second[:12] in page.inner_text("#imagine-link-confirm")
+        shot(page, "confirm-running-server")
+        page.click("#link-reuse")
+        page.wait_for_url("**/user/alice/lab/tree/sample/second.md**", timeout=120_000)
+        assert (home / "second.md").exists() and (home / "my-notes.md").read_text() == "mine\n"
+
+        # A link to another profile asks before it restarts anything.
+        page.goto(f"{hub.url}/hub/imagine/launch?" + urlencode({"profile": "cpu"}))
+        page.wait_for_selector("#link-other-profile")
+        shot(page, "confirm-other-profile")
+        page.goto(f"{hub.url}/hub/home")
+        page.click("#stop")
+        page.wait_for_selector("#start", state="visible", timeout=60_000)
+
+    in_browser(steps, timeout_ms=60_000)
