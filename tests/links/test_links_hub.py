@@ -135,6 +135,11 @@ def test_confirmed_link_starts_the_profile_and_lands_on_git_pull(hub, repo):
                    allow_redirects=False, timeout=60)
     assert r.status_code == 409
     assert server_of(hub, "alice")["user_options"]["profile"] == GPU
+    # ... and restarts when the user says so
+    r = alice.post(cpu, data={"_xsrf": xsrf_of(page.text), "action": "restart"},
+                   allow_redirects=False, timeout=60)
+    assert r.status_code == 302 and "/user/alice/git-pull" in r.headers["Location"]
+    assert wait_ready(hub, "alice")["user_options"]["profile"] == "cpu"
     stop(hub, "alice")
 
 
