@@ -1,5 +1,6 @@
-"""A real git server on loopback for link tests: a bare repository served over git's smart HTTP
-protocol (``git http-backend``), which git and nbgitpuller clone as from a public host."""
+"""A real git server on loopback for link tests: the demo's (``git http-backend`` behind a CGI
+bridge, git's smart HTTP protocol) serving its sample repository, which nbgitpuller clones as
+from a public host."""
 
 from __future__ import annotations
 
@@ -12,22 +13,12 @@ from pathlib import Path
 
 import requests
 
+from jupyterhub_imagine.demo.gitserver import _git as git
+from jupyterhub_imagine.demo.gitserver import lay_out_sample
 from tests.support.net import free_port
 from tests.support.procs import stop_tree, wait_answering
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = """{"cells": [
-  {"cell_type": "markdown", "metadata": {}, "source": ["# Sample analysis"]}],
- "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-"""
-
-
-def git(*args: str, cwd: Path) -> str:
-    who = {"NAME": "t", "EMAIL": "t@example.org"}
-    env = {f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER") for k, v in who.items()}
-    env.update(HOME=str(cwd), PATH="/usr/bin:/bin")
-    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-    return out.stdout.decode().strip()
 
 
 @dataclass
@@ -46,21 +37,12 @@ class GitServer:
 
 @contextmanager
 def git_server(tmp: Path) -> Iterator[GitServer]:
-    work, srv = tmp / "work", tmp / "srv"
-    work.mkdir()
-    srv.mkdir()
-    git("init", "-q", "-b", "main", cwd=work)
-    (work / "analysis.ipynb").write_text(NOTEBOOK)
-    (work / "README.md").write_text("sample repository\n")
-    git("add", ".", cwd=work)
-    git("commit", "-q", "-m", "first", cwd=work)
-    git("tag", "v1", cwd=work)
+    lay_out_sample(tmp)
+    work = tmp / "sample-work"
     first = git("rev-parse", "HEAD", cwd=work)
-    git("clone", "-q", "--bare", str(work), "sample.git", cwd=srv)
-    git("remote", "add", "origin", str(srv / "sample.git"), cwd=work)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.links.smart_http", str(srv), str(port)],
+        [sys.executable, "-m", "jupyterhub_imagine.demo.gitserver", str(tmp), str(port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/sample.git"

@@ -91,3 +91,33 @@ def test_logged_out_binder_link_logs_in_confirms_and_opens_the_pulled_file(
         page.wait_for_selector("#start", state="visible", timeout=60_000)
 
     in_browser(steps, timeout_ms=60_000)
+
+
+def test_the_demo_serves_its_sample_repository_for_the_readme_link(hub: DemoStack) -> None:
+    import subprocess
+    import time
+
+    import requests
+
+    url = f"http://127.0.0.1:{hub.settings.port + 3}/sample.git"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the hub starts its services after it answers
+        try:
+            if requests.get(f"{url}/info/refs?service=git-upload-pack", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    out = subprocess.run(["git", "ls-remote", url], capture_output=True, text=True, check=True)
+    assert "refs/heads/main" in out.stdout and "refs/tags/v1" in out.stdout
+    # the README's link, as a logged-in user sees it
+    link = f"{hub.url}/hub/imagine/launch?" + urlencode(
+        {"repo": url, "labpath": "analysis.ipynb"})
+
+    def steps(page: Any) -> None:
+        page.goto(link)
+        provider_login(page, "bob")
+        page.wait_for_selector("#imagine-link-confirm")
+        assert "lab/tree/sample/analysis.ipynb" in page.inner_text("#imagine-link-confirm")
+
+    in_browser(steps)

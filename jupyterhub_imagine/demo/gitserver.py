@@ -1,7 +1,9 @@
-"""Git's smart HTTP protocol on loopback for tests: ``git http-backend`` behind a tiny CGI bridge.
+"""The demo's git server: ``git http-backend`` (git's smart HTTP protocol) behind a tiny CGI
+bridge on loopback, serving a sample repository for launch links (docs/links.md).
 
-Run as ``python -m tests.links.smart_http <project root> <port>``. Clones work as from GitHub
-(shallow clones included, which nbgitpuller makes); read-only: pushes are refused.
+Run as ``python -m jupyterhub_imagine.demo.gitserver <project root> <port>`` (the demo's hub runs
+it as a service; the link tests run it too). Clones work as from GitHub, shallow clones included
+(nbgitpuller makes them); read-only: pushes are refused.
 """
 
 from __future__ import annotations
@@ -9,7 +11,41 @@ from __future__ import annotations
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
+
+SAMPLE_NOTEBOOK = """{"cells": [
+  {"cell_type": "markdown", "metadata": {}, "source": ["# Sample analysis"]},
+  {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
+   "source": ["print(sum(range(10)))"]}],
+ "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+"""
+
+
+def _git(*args: str, cwd: Path) -> str:
+    who = {"NAME": "Demo", "EMAIL": "demo@example.org"}
+    env = {f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER") for k, v in who.items()}
+    env.update(HOME=str(cwd), PATH="/usr/bin:/bin")
+    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return out.stdout.decode().strip()
+
+
+def lay_out_sample(root: Path, notebook: str = SAMPLE_NOTEBOOK) -> Path:
+    """``root/sample.git``: a bare repository with ``analysis.ipynb`` on ``main``, tagged
+    ``v1``; a working clone stays in ``root/sample-work`` to commit more from. Kept if present."""
+    bare, work = root / "sample.git", root / "sample-work"
+    if bare.exists():
+        return bare
+    work.mkdir(parents=True)
+    _git("init", "-q", "-b", "main", cwd=work)
+    (work / "analysis.ipynb").write_text(notebook)
+    (work / "README.md").write_text("A sample repository served by the demo's git server.\n")
+    _git("add", ".", cwd=work)
+    _git("commit", "-q", "-m", "Sample analysis", cwd=work)
+    _git("tag", "v1", cwd=work)
+    _git("clone", "-q", "--bare", str(work), str(bare), cwd=root)
+    _git("remote", "add", "origin", str(bare), cwd=work)
+    return bare
 
 
 class GitHandler(BaseHTTPRequestHandler):
@@ -57,6 +93,7 @@ class GitHandler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    lay_out_sample(Path(sys.argv[1]))
     GitHandler.root = sys.argv[1]
     ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), GitHandler).serve_forever()
 
