@@ -68,13 +68,19 @@ async def ls_remote(repo: str, timeout: float, http_allowed: bool) -> str:
     """``git ls-remote --symref`` of ``repo`` (https, or http where allowed); never prompts."""
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true")
     env["GIT_ALLOW_PROTOCOL"] = "http:https" if http_allowed else "https"
-    proc = await asyncio.create_subprocess_exec(
-        "git", "-c", "credential.helper=", "ls-remote", "--symref", "--", repo,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git", "-c", "credential.helper=", "ls-remote", "--symref", "--", repo,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:  # no git on the hub: the admin turns check_refs off or installs it
+        raise LinkError(
+            f"The hub cannot check repositories (git: {exc.strerror}); ask the admins to "
+            "install git on the hub or set ImagineLinks.check_refs = False"
+        ) from None
     try:
         out, _err = await asyncio.wait_for(proc.communicate(), timeout)
     except asyncio.TimeoutError:

@@ -133,3 +133,9 @@ def test_a_commit_that_is_no_branch_tip_is_confirmed_only_with_a_warning(hub, re
     assert r.status_code == 200
     assert 'id="link-note"' in r.text and "no longer the tip of a branch" in r.text
     assert not server_of(hub, "bob")
+
+
+def test_the_hub_logged_no_server_error(hub):  # noqa: F811  (runs after the table)
+    log = hub.log.read_text(errors="replace")
+    assert "Traceback" not in log
+    assert not [line for line in log.splitlines() if " 500 " in line or "Uncaught" in line]
