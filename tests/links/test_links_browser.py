@@ -119,5 +119,10 @@ def test_the_demo_serves_its_sample_repository_for_the_readme_link(hub: DemoStac
         provider_login(page, "bob")
         page.wait_for_selector("#imagine-link-confirm")
         assert "lab/tree/sample/analysis.ipynb" in page.inner_text("#imagine-link-confirm")
+        # bob may not use GPUs: the GPU link says so and offers the profiles he may use
+        page.goto(link + "&" + urlencode({"profile": GPU}))
+        page.wait_for_selector("#link-profiles")
+        assert "CPU only" in page.inner_text("#link-profiles")
+        shot(page, "refused-unentitled-profile")
 
     in_browser(steps)
