@@ -199,7 +199,10 @@ class BinderLaunchHandler(LaunchHandler):
 
 
 def handlers() -> list[tuple[str, type[BaseHandler]]]:
+    from .compose import compose_handlers
+
     return [
         (r"/imagine/launch", LaunchHandler),
         (r"/imagine/v2/(.*)", BinderLaunchHandler),
+        *compose_handlers(),
     ]

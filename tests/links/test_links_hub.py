@@ -156,3 +156,19 @@ def test_over_quota_link_gets_the_quota_page_and_starts_nothing(hub, repo):
     assert not server_of(hub, "carol")
     hub.api("DELETE", "/users/carol/servers/held")
     assert hub.alive()
+
+
+def test_compose_page_makes_a_link_the_hub_accepts_and_a_badge(hub, repo):
+    bob = hub.login("bob")
+    page = bob.get(f"{hub.url}/hub/imagine/links", timeout=30)
+    assert page.status_code == 200 and 'value="cpu"' in page.text and GPU not in page.text
+    r = bob.get(f"{hub.url}/hub/imagine/links?" + urlencode(
+        {"profile": "cpu", "repo": repo.url, "labpath": "analysis.ipynb"}), timeout=30)
+    link = html.unescape(re.search(r'id="compose-link" readonly value="([^"]+)"', r.text)[1])
+    assert link.startswith(f"{hub.url}/hub/imagine/launch?")
+    assert f"[![Open on the hub]({hub.url}/hub/static/images/jupyterhub-80.png)]" in r.text
+    confirm = bob.get(link, timeout=30)
+    assert confirm.status_code == 200 and "lab/tree/sample/analysis.ipynb" in confirm.text
+    r = bob.get(f"{hub.url}/hub/imagine/links?repo=file:///etc", timeout=30)
+    assert r.status_code == 400 and "file:" in r.text and 'id="compose-link"' not in r.text
+    assert not server_of(hub, "bob")
