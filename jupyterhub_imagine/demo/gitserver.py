@@ -8,6 +8,7 @@ it as a service; the link tests run it too). Clones work as from GitHub, shallow
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,10 +93,21 @@ class GitHandler(BaseHTTPRequestHandler):
         pass
 
 
+def _quit(_signum: int, _frame: object) -> None:
+    sys.exit(0)
+
+
 def main() -> None:
+    # the hub stops its services with SIGINT or SIGTERM: a quiet exit, no traceback
+    signal.signal(signal.SIGINT, _quit)
+    signal.signal(signal.SIGTERM, _quit)
     lay_out_sample(Path(sys.argv[1]))
     GitHandler.root = sys.argv[1]
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), GitHandler).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), GitHandler)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":
