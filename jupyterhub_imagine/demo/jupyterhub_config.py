@@ -14,6 +14,7 @@ from pathlib import Path
 from jupyterhub_imagine.culler.hubconfig import wire_culler
 from jupyterhub_imagine.demo.gpus import SIMULATED_MODULE, SimulatedGPUSpawner, nvml_module_for_demo
 from jupyterhub_imagine.demo.simulated_nvml import STATE_ENV
+from jupyterhub_imagine.links.hubconfig import wire_links
 
 env = os.environ
 state = Path(env["IMAGINE_DEMO_DIR"])
@@ -116,6 +117,18 @@ c.JupyterHub.services = [
 ]
 # its role and scopes, users' access to their warnings, the home page showing them
 wire_culler(c)
+# Binder-style launch links (/hub/imagine/launch, /hub/imagine/v2/...; docs/links.md), and a git
+# server on loopback (plain http) with a sample repository for them, run by the hub as a service
+wire_links(c)
+c.ImagineLinks.http_hosts = ["127.0.0.1"]
+git_port = int(env.get("IMAGINE_DEMO_GIT_PORT") or port + 3)
+c.JupyterHub.services.append(
+    {
+        "name": "imagine-demo-git",
+        "command": [sys.executable, "-m", "jupyterhub_imagine.demo.gitserver",
+                    str(state / "git"), str(git_port)],
+    }
+)
 
 extra = env.get("IMAGINE_DEMO_EXTRA_CONFIG")
 if extra:
