@@ -180,9 +180,9 @@ class LaunchHandler(BaseHandler):
         future = asyncio.ensure_future(self.spawn_single_user(user, "", options=options))
         await asyncio.wait([future], timeout=SPAWN_WAIT)
         if future.done() and future.exception():
-            exc = future.exception()
-            message = getattr(exc, "jupyterhub_message", None) or str(exc)
-            status = exc.status_code if isinstance(exc, web.HTTPError) else 409
+            error = future.exception()
+            message = getattr(error, "jupyterhub_message", None) or str(error)
+            status = error.status_code if isinstance(error, web.HTTPError) else 409
             self.log.warning("Launch link for %s refused: %s", user.name, message)
             await self.refuse(status if 400 <= status < 500 else 409, message)
             return
