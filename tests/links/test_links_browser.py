@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from jupyterhub_imagine.demo.stack import DemoStack
-from tests.support.browser import in_browser, screenshot
+from tests.support.browser import in_browser, provider_form_login, screenshot
 from tests.support.hub import demo_hub
 
 from .gitserver import GitServer, git_server
@@ -37,14 +37,6 @@ def shot(page: Any, name: str) -> None:
     screenshot(page, "links", name)
 
 
-def provider_login(page: Any, username: str) -> None:
-    page.click("a[href*='oauth_login']")
-    page.wait_for_selector("#login-form")
-    page.fill("#username", username)
-    page.fill("#password", username)
-    page.click("#submit")
-
-
 def test_logged_out_binder_link_logs_in_confirms_and_opens_the_pulled_file(
     hub: DemoStack, repo: GitServer
 ) -> None:
@@ -55,7 +47,7 @@ def test_logged_out_binder_link_logs_in_confirms_and_opens_the_pulled_file(
     def steps(page: Any) -> None:
         page.goto(binder)
         assert "/hub/login" in page.url
-        provider_login(page, "alice")
+        provider_form_login(page, "alice")
         page.wait_for_selector("#imagine-link-confirm")
         text = page.inner_text("#imagine-link-confirm")
         assert "NVIDIA A100-SXM4-40GB" in text and repo.url in text
@@ -116,7 +108,7 @@ def test_the_demo_serves_its_sample_repository_for_the_readme_link(hub: DemoStac
 
     def steps(page: Any) -> None:
         page.goto(link)
-        provider_login(page, "bob")
+        provider_form_login(page, "bob")
         page.wait_for_selector("#imagine-link-confirm")
         assert "lab/tree/sample/analysis.ipynb" in page.inner_text("#imagine-link-confirm")
         # bob may not use GPUs: the GPU link says so and offers the profiles he may use

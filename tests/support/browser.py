@@ -73,6 +73,14 @@ def provider_sign_in(
     page.goto(f"{hub_url}/hub/login")
     if on_login_page:
         on_login_page(page)
+    provider_form_login(page, username, on_provider_form=on_provider_form)
+
+
+def provider_form_login(
+    page: Any, username: str, *, on_provider_form: Callable[[Any], None] | None = None
+) -> None:
+    """From the hub's login page (reached directly or by a redirect), through the development
+    OpenID provider's form."""
     page.click("a[href*='oauth_login']")
     page.wait_for_selector("#login-form")
     page.fill("#username", username)
