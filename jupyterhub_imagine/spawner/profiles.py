@@ -265,16 +265,6 @@ def options_from_form(formdata: Mapping[str, list[str]]) -> dict[str, Any]:
     return {"profile": slug, **options}
 
 
-def check_quota(in_use: int, requested: int, limit: int, who: str) -> str | None:
-    """A reason string when ``requested`` more GPUs would take ``who`` over ``limit`` (0 = none)."""
-    if limit and in_use + requested > limit:
-        return (
-            f"{who} may use at most {limit} GPU(s) at once and already uses {in_use}; "
-            "stop another server first."
-        )
-    return None
-
-
 def options_from_query(query: Mapping[str, list[str]]) -> dict[str, Any]:
     """Launch-link options (``?opt-profile=gpu&opt-image=torch``, prefix already stripped).
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .profiles import check_quota
+
+def check_quota(in_use: int, requested: int, limit: int, who: str) -> str | None:
+    """A reason string when ``requested`` more GPUs would take ``who`` over ``limit`` (0 = none)."""
+    if limit and in_use + requested > limit:
+        return (
+            f"{who} may use at most {limit} GPU(s) at once and already uses {in_use}; "
+            "stop another server first."
+        )
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from jupyterhub_imagine.gpu.nvml import GPUDevice, MigInstance
 from jupyterhub_imagine.spawner import profiles as pm
 from jupyterhub_imagine.spawner.ledger import AllocationLedger
 from jupyterhub_imagine.spawner.local_profiles import candidates_for, derive_profiles
-from jupyterhub_imagine.spawner.quota import Holding
+from jupyterhub_imagine.spawner.quota import Holding, check_quota
 
 PROFILES = [
     {"display_name": "CPU", "slug": "cpu", "default": True},
@@ -106,9 +106,9 @@ def test_options_from_form_uses_kubespawner_field_names():
 
 
 def test_quota():
-    assert pm.check_quota(1, 1, 2, "alice") is None
-    assert "at most 2" in pm.check_quota(2, 1, 2, "alice")
-    assert pm.check_quota(10, 10, 0, "alice") is None
+    assert check_quota(1, 1, 2, "alice") is None
+    assert "at most 2" in check_quota(2, 1, 2, "alice")
+    assert check_quota(10, 10, 0, "alice") is None
 
 
 def _devices():
