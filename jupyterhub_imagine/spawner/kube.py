@@ -16,7 +16,7 @@ from traitlets import Bool, Callable, Dict, Enum, Float, List, Unicode, Union, d
 from . import profiles as pm
 from .availability import _SHARED, ClusterWatcher, shared_watcher
 from .cluster_state import unit
-from .form import Availability, render_form
+from .form import Availability, SpawnFormMixin
 from .mixin import ImagineSpawnerMixin
 from .placement import AVOID_MODES, PlacementPolicy, PodTraits, place
 from .progress import describe, first_message
@@ -33,7 +33,7 @@ def _default_choice(spec: dict[str, Any]) -> str | None:
     return (marked or list(choices) or [None])[0]
 
 
-class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
+class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
     """KubeSpawner whose profiles carry `gpu` and `requires` (see docs/spawner.md)."""
 
     # KubeSpawner 7.0 (Z2JH 4.4) takes a list only; the dict form keyed by slug came in 7.1.
@@ -164,7 +164,7 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, KubeSpawner):
             if reason:
                 unavailable[p.slug] = reason
         preselect = str((self.user_options or {}).get("profile") or "")
-        return render_form(visible, availability, unavailable, preselect)
+        return self.render_form(visible, availability, unavailable, preselect)
 
     @default("options_form")
     def _imagine_options_form_default(self) -> Any:

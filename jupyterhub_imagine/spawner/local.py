@@ -11,7 +11,7 @@ from traitlets import Callable, Dict, List, Unicode, Union, default
 
 from ..gpu.nvml import GPUDevice, NVMLReader, load_nvml
 from . import profiles as pm
-from .form import Availability, render_form
+from .form import Availability, SpawnFormMixin
 from .ledger import AllocationLedger
 from .local_profiles import candidates_for, derive_profiles
 from .mixin import ImagineSpawnerMixin
@@ -27,7 +27,7 @@ def _options_applied_at_start(spawner: Any, user_options: dict[str, Any]) -> Non
     """JupyterHub's apply_user_options hook: nothing to do before start()."""
 
 
-class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
+class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawner):
     """Runs user servers as local processes, each with the GPUs of its profile."""
 
     profile_list = Union(
@@ -138,7 +138,7 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, LocalProcessSpawner):
             if avail is not None and avail.free < p.gpu.count:
                 unavailable[p.slug] = f"full: needs {p.gpu.count}, {avail.free} free"
         preselect = str((self.user_options or {}).get("profile") or "")
-        return render_form(visible, availability, unavailable, preselect)
+        return self.render_form(visible, availability, unavailable, preselect)
 
     # ----- start / stop ------------------------------------------------------------------------
     async def _allocate(self, selection: pm.Selection) -> tuple[str, ...]:
