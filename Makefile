@@ -17,7 +17,7 @@ BIN_JH5 := $(CURDIR)/$(VENV_JH5)/bin
 JH5_PINS := 'jupyterhub==5.5.*' 'jupyterhub-kubespawner==7.0.*'
 JH5_SUITES ?= tests/auth tests/spawner tests/culler tests/e2e tests/links
 
-.PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint clean
+.PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint chart-schema clean
 
 # Extra options: make demo DEMO_ARGS="--gpus real"
 DEMO_ARGS ?=
@@ -98,6 +98,10 @@ lab: env
 lint: env
 	$(BIN)/ruff check jupyterhub_imagine tests bench
 	$(BIN)/mypy jupyterhub_imagine
+
+# the chart's copy of spawner/profile_list.schema.json (tests/helm/test_profile_schema.py checks it)
+chart-schema: env
+	$(BIN)/python helm/sync-profile-schema.py
 
 clean:
 	rm -rf $(VENV) $(VENV_JH5) labextension/node_modules labextension/lib jupyterhub_imagine/labextension \

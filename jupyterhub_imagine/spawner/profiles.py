@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .profile_schema import schema_problems, semantic_problems
+
 GPU_RESOURCE = "nvidia.com/gpu"
-_MIG_RE = re.compile(r"^nvidia\.com/mig-\d+g\.\d+gb$")
-_SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
 UNLISTED_SUFFIX = "--unlisted-choice"
 # The select value meaning "use the free-text field": ours and KubeSpawner's form.
 _UNLISTED_MARKERS = ("unlisted_choice", "unlisted-choice")
@@ -76,64 +76,51 @@ def slugify(text: str) -> str:
     return slug[:63].strip("-") or "profile"
 
 
-def _gpu_from(raw: Mapping[str, Any], where: str) -> GPURequest:
-    spec = raw.get("gpu") or {}
-    if not isinstance(spec, Mapping):
-        raise ProfileConfigError(f"{where}: 'gpu' must be a mapping like {{'count': 1}}")
-    unknown = set(spec) - {"count", "type", "mig"}
-    if unknown:
-        raise ProfileConfigError(f"{where}: unknown key(s) in 'gpu': {sorted(unknown)}")
-    count = spec.get("count", 1 if spec else 0)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ProfileConfigError(f"{where}: gpu.count must be a non-negative integer")
-    mig = str(spec.get("mig") or "")
-    if mig and not _MIG_RE.match(mig):
-        raise ProfileConfigError(
-            f"{where}: gpu.mig must be a MIG resource like 'nvidia.com/mig-1g.10gb', not {mig!r}. "
-            "These exist with the NVIDIA device plugin's 'mixed' MIG strategy; with 'single', "
-            "slices are plain nvidia.com/gpu: leave out mig and set gpu.type to the slice's "
-            "product label (e.g. NVIDIA-A100-SXM4-40GB-MIG-1g.5gb)"
-        )
-    return GPURequest(count=count, type=str(spec.get("type") or ""), mig=mig)
+def _gpu_from(spec: Mapping[str, Any] | None) -> GPURequest:
+    spec = spec or {}
+    return GPURequest(
+        count=spec.get("count", 1 if spec else 0),
+        type=str(spec.get("type") or ""),
+        mig=str(spec.get("mig") or ""),
+    )
 
 
-def parse_profile(raw: Mapping[str, Any], position: int) -> Profile:
-    where = f"profile_list[{position}]"
-    if not isinstance(raw, Mapping):
-        raise ProfileConfigError(f"{where} must be a mapping")
-    name = raw.get("display_name")
-    if not name or not isinstance(name, str):
-        raise ProfileConfigError(f"{where}: 'display_name' is required")
-    slug = raw.get("slug") or slugify(name)
-    if not _SLUG_RE.match(slug):
-        raise ProfileConfigError(f"{where}: slug {slug!r} must be lower-case letters, digits, -_.")
-    requires = raw.get("requires") or ()
-    if isinstance(requires, str) or not all(isinstance(r, str) for r in requires):
-        raise ProfileConfigError(f"{where} ({slug}): 'requires' must be a list of names")
+def _profile_from(raw: Mapping[str, Any]) -> Profile:
+    """A profile from an item that passed the schema."""
+    slug = raw.get("slug") or slugify(raw["display_name"])
     return Profile(
         slug=slug,
-        display_name=name,
+        display_name=raw["display_name"],
         description=str(raw.get("description") or ""),
         default=bool(raw.get("default")),
-        gpu=_gpu_from(raw, f"{where} ({slug})"),
-        requires=tuple(requires),
+        gpu=_gpu_from(raw.get("gpu")),
+        requires=tuple(raw.get("requires") or ()),
         raw=dict(raw, slug=slug),
     )
 
 
-def parse_profiles(profile_list: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> list[Profile]:
-    """Parse a list (or KubeSpawner 7.1 dict keyed by slug) of profiles; slugs must be unique."""
-    items: list[Mapping[str, Any]]
-    if isinstance(profile_list, Mapping):
-        items = [dict(v, slug=v.get("slug") or k) for k, v in profile_list.items()]
-    else:
-        items = list(profile_list)
-    profiles = [parse_profile(raw, i) for i, raw in enumerate(items)]
-    seen: set[str] = set()
-    for p in profiles:
-        if p.slug in seen:
-            raise ProfileConfigError(f"profile_list: slug {p.slug!r} is used twice")
-        seen.add(p.slug)
+def _as_list(profile_list: Iterable[Any] | Mapping[str, Any]) -> list[Any]:
+    if isinstance(profile_list, Mapping):  # KubeSpawner 7.1's dict form: keys are slugs
+        return [
+            dict(v, slug=v.get("slug") or k) if isinstance(v, Mapping) else v
+            for k, v in profile_list.items()
+        ]
+    if isinstance(profile_list, str | bytes) or not isinstance(profile_list, Iterable):
+        raise ProfileConfigError("profile_list must be a list of profiles (or a dict by slug)")
+    return list(profile_list)
+
+
+def parse_profiles(profile_list: Iterable[Any] | Mapping[str, Any]) -> list[Profile]:
+    """Parse a list (or KubeSpawner 7.1 dict keyed by slug) of profiles, checked against
+    profile_list.schema.json and for what a schema cannot say; slugs must be unique."""
+    items = _as_list(profile_list)
+    problems = schema_problems(items)
+    if problems:
+        raise ProfileConfigError("; ".join(problems))
+    profiles = [_profile_from(raw) for raw in items]
+    problems = semantic_problems(items, [p.slug for p in profiles])
+    if problems:
+        raise ProfileConfigError("; ".join(problems))
     return profiles
 
 

@@ -58,6 +58,26 @@ SCHEMA_CASES = {
         {"imagine": {"cvmfs": {"storageClass": {"parameters": ["a"]}}}},
         ["/imagine/cvmfs/storageClass/parameters"],
     ),
+    # profiles: the package's profile_list schema, carried by the chart
+    "GPU count as text": (
+        {"jupyterhub": {"singleuser": {"profileList": [{"display_name": "A",
+                                                         "gpu": {"count": "2"}}]}}},
+        ["/jupyterhub/singleuser/profileList/0/gpu/count", "want integer"],
+    ),
+    "typo in a profile key": (
+        {"jupyterhub": {"singleuser": {"profileList": [{"display_name": "A",
+                                                         "kubespawner_overide": {}}]}}},
+        ["/jupyterhub/singleuser/profileList/0", "kubespawner_overide"],
+    ),
+    "MIG resource misspelt": (
+        {"jupyterhub": {"singleuser": {"profileList": [{"display_name": "A",
+                                                         "gpu": {"mig": "1g.10gb"}}]}}},
+        ["/jupyterhub/singleuser/profileList/0/gpu/mig", "1g.10gb"],
+    ),
+    "profile without a name": (
+        {"jupyterhub": {"singleuser": {"profileList": [{"slug": "a"}]}}},
+        ["/jupyterhub/singleuser/profileList/0", "display_name"],
+    ),
 }
 
 CVMFS_WIRED = {

@@ -42,21 +42,72 @@ def test_dict_form_uses_keys_as_slugs():
     assert profiles[0].slug == "small"
 
 
-@pytest.mark.parametrize(
-    "bad,needle",
-    [
-        ([{"slug": "x"}], "display_name"),
-        ([{"display_name": "A", "gpu": {"count": -1}}], "gpu.count"),
-        ([{"display_name": "A", "gpu": {"mig": "1g"}}], "gpu.mig"),
-        ([{"display_name": "A", "gpu": {"cout": 1}}], "unknown key"),
-        ([{"display_name": "A"}, {"display_name": "A"}], "used twice"),
-        ([{"display_name": "A", "slug": "Bad Slug"}], "slug"),
-        ([{"display_name": "A", "requires": "gpu"}], "requires"),
-    ],
-)
-def test_config_errors_name_the_problem(bad, needle):
-    with pytest.raises(pm.ProfileConfigError, match=needle):
+CONFIG_ERRORS = {
+    "no display_name": ([{"slug": "x"}], "profile_list[0] (x): 'display_name' is required"),
+    "negative count": ([{"display_name": "A", "gpu": {"count": -1}}],
+                       "profile_list[0] (a): gpu.count must be a non-negative integer"),
+    "count as text": ([{"display_name": "A", "gpu": {"count": "2"}}],
+                      "profile_list[0] (a): gpu.count must be a non-negative integer"),
+    "count as boolean": ([{"display_name": "A", "gpu": {"count": True}}],
+                         "profile_list[0] (a): gpu.count must be a non-negative integer"),
+    "MIG without its resource prefix": ([{"display_name": "A", "gpu": {"mig": "1g"}}],
+                                        "profile_list[0] (a): gpu.mig must be a MIG resource"),
+    "typo in gpu": ([{"display_name": "A", "gpu": {"cout": 1}}],
+                    "profile_list[0] (a): unknown key(s) in 'gpu': ['cout']"),
+    "typo in a profile key": ([{"display_name": "A", "kubespawner_overide": {}}],
+                              "profile_list[0] (a): unknown key(s): ['kubespawner_overide']"),
+    "slug used twice": ([{"display_name": "A"}, {"display_name": "A"}],
+                        "profile_list: slug 'a' is used twice"),
+    "slug with a space": ([{"display_name": "A", "slug": "Bad Slug"}],
+                          "profile_list[0] (Bad Slug): slug must be lower-case letters"),
+    "requires as a string": ([{"display_name": "A", "requires": "gpu"}],
+                             "profile_list[0] (a): requires must be a list of names"),
+    "requires with a number": ([{"display_name": "A", "requires": ["gpu", 3]}],
+                               "profile_list[0] (a): requires[1] must be a string"),
+    "option without choices": (
+        [{"display_name": "A", "profile_options": {"img": {"display_name": "I"}}}],
+        "profile_list[0] (a): profile_options.img offers nothing to choose",
+    ),
+    "regex Python cannot compile": (
+        [{"display_name": "A", "profile_options": {"img": {"unlisted_choice": {
+            "enabled": True, "validation_regex": "(?P<"}}}}],
+        "profile_list[0] (a): profile_options.img.unlisted_choice.validation_regex is not a",
+    ),
+    "a profile that is not a mapping": ([{"display_name": "A"}, "gpu"],
+                                        "profile_list[1]: must be a mapping"),
+    "dict form with a bad value": ({"a": "x"}, "profile_list[0]: must be a mapping"),
+    "not a list": ("cpu", "profile_list must be a list of profiles"),
+    "keys that are not text": ([{"display_name": "A", "kubespawner_override": {(1, 2): 3}}],
+                               "profile_list must be plain data"),
+}
+
+
+@pytest.mark.parametrize("case", CONFIG_ERRORS)
+def test_config_errors_name_the_problem(case):
+    bad, message = CONFIG_ERRORS[case]
+    with pytest.raises(pm.ProfileConfigError) as info:
         pm.parse_profiles(bad)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_every_problem_is_reported_at_once():
+    bad = [{"display_name": "A", "gpu": {"count": -1}}, {"display_name": "B", "requires": "x"}]
+    with pytest.raises(pm.ProfileConfigError) as info:
+        pm.parse_profiles(bad)
+    assert str(info.value) == (
+        "profile_list[0] (a): gpu.count must be a non-negative integer; "
+        "profile_list[1] (b): requires must be a list of names"
+    )
+
+
+def test_callables_in_overrides_and_yaml_nulls_are_accepted():
+    def image(spawner):
+        return "x"
+
+    profiles = pm.parse_profiles([{"display_name": "A", "description": None, "gpu": None,
+                                   "kubespawner_override": {"image": image}}])
+    assert profiles[0].raw["kubespawner_override"]["image"] is image
+    assert profiles[0].gpu.is_gpu is False and profiles[0].description == ""
 
 
 def test_gating_hides_and_refuses():
@@ -163,7 +214,8 @@ def test_startup_names_bad_limits_and_profiles():
     assert problems == [
         "ImagineKubeSpawner.gpu_quota_per_user must be 0 (no limit) or more, not -1",
         "ImagineKubeSpawner.gpu_quota_per_group_total['vo'] must be 0 or more, not -2",
-        "ImagineKubeSpawner.profile_list[0] (a): unknown key(s) in 'gpu': ['cout']",
+        "ImagineKubeSpawner.profile_list[0] (a): unknown key(s) in 'gpu': ['cout'] "
+        "(known: count, mig, type)",
     ]
     assert spawner_config_problems(Config(), ImagineKubeSpawner) == []
 
