@@ -133,12 +133,14 @@ export function launchWarnings(info: IShareInfo, path: string): string[] {
 }
 
 /** What the recipient gets from a launch link, and what stays behind. */
-export function describeLaunchLink(profile: string, info: IShareInfo, path: string): string {
+export function describeLaunchLink(profile: string, info: IShareInfo): string {
   const who = profile
     ? `starts their own server with the profile “${profile}”`
     : 'starts their own server with their default profile';
   const opens =
-    info.file_in_commit && info.path_in_repository ? ` and opens “${path}”` : '';
+    info.file_in_commit && info.path_in_repository
+      ? ` and opens “${info.folder}/${info.path_in_repository}”`
+      : '';
   return (
     `Anyone who can log in to this hub can use this link: after they confirm, it ${who}, ` +
     `pulls ${info.remote} at commit ${info.pushed_commit.slice(0, 12)} into the folder ` +
@@ -168,7 +170,7 @@ export function planShare(source: IShareSource, info: IShareInfo | null): IShare
       kind: 'launch',
       link,
       badge: launchBadge(origin, hubPrefix, link),
-      description: describeLaunchLink(profile, info, path),
+      description: describeLaunchLink(profile, info),
       warnings: launchWarnings(info, path)
     };
   }

@@ -84,12 +84,12 @@ describe('launch link texts', () => {
   });
 
   it('says what the link carries and what it does not', () => {
-    const text = describeLaunchLink('gpu-a100', info(), SOURCE.path);
+    const text = describeLaunchLink('gpu-a100', info());
     expect(text).toContain('profile “gpu-a100”');
     expect(text).toContain(`pulls https://github.com/org/proj.git at commit ${SHA.slice(0, 12)}`);
-    expect(text).toContain('into the folder “proj/” and opens');
+    expect(text).toContain('into the folder “proj/” and opens “proj/nb/My Analysis.ipynb”');
     expect(text).toContain('not uncommitted or unpushed work');
-    expect(describeLaunchLink('', info(), SOURCE.path)).toContain('their default profile');
+    expect(describeLaunchLink('', info())).toContain('their default profile');
   });
 
   it('has no warnings for a clean, pushed file', () => {
