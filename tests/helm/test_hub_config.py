@@ -357,7 +357,8 @@ def test_launch_links_are_wired_from_the_chart(
     from jupyterhub_imagine.links.hubconfig import TEMPLATES
     from jupyterhub_imagine.links.settings import ImagineLinks
 
-    overlay = {"jupyterhub": {"hub": {"config": {"ImagineLinks": {"allowed_hosts": ["github.com"]}}}}}
+    links = {"ImagineLinks": {"allowed_hosts": ["github.com"]}}
+    overlay = {"jupyterhub": {"hub": {"config": links}}}
     hub = Hub(chart, tmp_path, example, crypt_key, **overlay)
     routes = dict(hub.config.JupyterHub.extra_handlers)
     assert routes[r"/imagine/launch"] is LaunchHandler
