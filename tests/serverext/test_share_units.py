@@ -53,3 +53,17 @@ def test_the_upstream_remote_wins_then_origin() -> None:
     assert choose_remote(["fork", "origin"], "") == "origin"
     assert choose_remote(["zeta", "alpha"], "") == "alpha"
     assert choose_remote([], "") == ""
+
+
+def test_the_labextension_reads_the_fields_the_server_answers() -> None:
+    """IShareInfo in labextension/src/shareGit.ts names exactly ShareInfo's JSON fields."""
+    import re
+    from pathlib import Path
+
+    from jupyterhub_imagine.serverext.gitshare.probe import ShareInfo
+
+    source = (Path(__file__).resolve().parents[2] / "labextension/src/shareGit.ts").read_text()
+    body = re.search(r"export interface IShareInfo \{(.*?)\n\}", source, re.S)
+    assert body, "IShareInfo is missing from shareGit.ts"
+    ts_fields = set(re.findall(r"^\s+(\w+): ", body.group(1), re.M))
+    assert ts_fields == set(ShareInfo(path="x").to_json())
