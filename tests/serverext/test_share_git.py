@@ -213,12 +213,17 @@ async def test_anonymous_requests_are_refused(jp_fetch: Any, jp_root_dir: Path) 
 
 def hostile_repo(repo: Path, marker: Path) -> None:
     """Config that makes a plain ``git status`` run commands: fsmonitor, a clean filter and a
-    process filter on a file whose stat data no longer matches the index."""
+    process filter on a file whose stat data no longer matches the index (an index hook is
+    configured too, for git versions whose status writes the index)."""
     run = f"touch {marker}"
     git("config", "core.fsmonitor", f"{run}.fsmonitor; false", cwd=repo)
     git("config", "filter.evil.clean", f"{run}.clean; cat", cwd=repo)
     git("config", "filter.evil.process", f"{run}.process", cwd=repo)
-    git("config", "core.hooksPath", str(repo), cwd=repo)
+    hooks = marker.parent / "hooks"
+    hooks.mkdir()
+    (hooks / "post-index-change").write_text(f"#!/bin/sh\n{run}.hook\n")
+    (hooks / "post-index-change").chmod(0o755)
+    git("config", "core.hooksPath", str(hooks), cwd=repo)
     (repo / ".git" / "info" / "attributes").write_text("* filter=evil\n")
     (repo / "README.md").write_text("# changed\n")
     subprocess.run(["touch", "-d", "2001-01-01", str(repo / "README.md")], check=True)
