@@ -34,6 +34,8 @@ ROUTE_ACTIVITY = "activity"
 ROUTE_PRESENCE = "presence"
 ROUTE_WARNING = "warning"
 ROUTE_KEEP = "warning/keep"
+#: Git facts about a file for the Share button's launch links (``?path=``).
+ROUTE_SHARE = "share"
 
 #: The culler service's own routes, under its service prefix (/services/<name>/).
 CULLER_ROUTE_WARNINGS = "warnings"

@@ -58,8 +58,9 @@ def resolve(ref: str, default: str, refs: dict[str, str]) -> Resolved:
             return Resolved(
                 default,
                 refs.get(f"refs/heads/{default}", ""),
-                f"Commit {ref[:12]} is no longer the tip of a branch: you get branch "
-                f"{default!r} as it is now, which may differ from the commit linked.",
+                f"Commit {ref[:12]} is no longer the tip of a branch, and nbgitpuller can "
+                f"only pull branches: you get branch {default!r} as it is now, which may "
+                "differ from the commit linked. (To pin content, tag the commit and link the tag.)",
             )
     raise LinkError(f"The repository has no branch, tag or commit named {ref[:80]!r}")
 

@@ -11,6 +11,12 @@ from .spec import RepoPolicy
 class ImagineLinks(Configurable):
     """Which repositories launch links may pull, and how refs are checked."""
 
+    enabled = Bool(
+        True,
+        config=True,
+        help="""Serve the launch-link pages when ``wire_links(c)`` runs (the Helm chart always
+        calls it). False: ``wire_links`` adds nothing and links answer 404.""",
+    )
     allowed_hosts = List(
         Unicode(),
         config=True,
@@ -30,7 +36,9 @@ class ImagineLinks(Configurable):
         config=True,
         help="""Ask the repository (`git ls-remote`, from the hub) whether the link's branch,
         tag or commit exists before showing the confirmation page, and which branch to pull for
-        a commit. Turn off where the hub cannot reach the content hosts.""",
+        a commit. Needs git on the hub's PATH: ``wire_links`` stops the hub with a
+        LinksConfigError when it is missing. Turn off where the hub cannot reach the content
+        hosts or has no git (nbgitpuller then reports a missing ref in the user's server).""",
     )
     ls_remote_timeout = Float(
         15.0,

@@ -157,10 +157,12 @@ class ImagineServerExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         from . import culling, mounts_handlers, software_handlers
+        from .gitshare import handlers as gitshare_handlers
 
         routes: list[tuple[str, Any]] = [("status", StatusHandler), ("gpu", GPUHandler)]
         routes += list(culling.handlers)
         routes += list(mounts_handlers.handlers) + list(software_handlers.handlers)
+        routes += list(gitshare_handlers.handlers)
         self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
         # last: anything else under the prefix answers a JSON 404, not the server's HTML page
         self.handlers.append((rf"/{API_PREFIX}(?:/.*)?", NoRouteHandler))

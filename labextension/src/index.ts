@@ -23,12 +23,13 @@ import { IStatusResponse, ImagineApi } from './api';
 import { cullWarningsPlugin, gpuStatusPlugin } from './gpuPlugins';
 import { dataPanelPlugin, softwarePanelPlugin } from './panelPlugins';
 import { PresenceReporter } from './presence';
-import { buildShareLink, describeShareLink, shareContext } from './share';
+import { shareContext } from './share';
 import {
   SHARE_BUTTON_ID,
   SHARE_INPUT_ID,
   ShareLinkBody
 } from './shareDialog';
+import { IShareInfo, fetchShareInfo, planShare } from './shareGit';
 
 /** Command that opens the share dialog. */
 export const SHARE_COMMAND = 'imagine:share-link';
@@ -98,19 +99,23 @@ const shareLinkPlugin: JupyterFrontEndPlugin<void> = {
       }
       const { hubPrefix, profile } = context;
       const path = currentPath(app, browser);
-      const link = buildShareLink({
-        origin: window.location.origin,
-        hubPrefix,
-        profile,
-        path
-      });
+      let info: IShareInfo | null = null;
+      try {
+        info = await fetchShareInfo(api, path);
+      } catch (error) {
+        // An older server or a path the server cannot see: the path link still works.
+        console.warn('jupyterhub-imagine: share info failed', error);
+      }
+      const plan = planShare(
+        { origin: window.location.origin, hubPrefix, profile, path },
+        info
+      );
       await showDialog({
-        title: SHARE_LABEL,
-        body: new ShareLinkBody(
-          link,
-          describeShareLink(profile, path),
-          Clipboard.copyToSystem
-        ),
+        title: plan.kind === 'launch' ? 'Share a launch link' : SHARE_LABEL,
+        body: new ShareLinkBody(plan.link, plan.description, Clipboard.copyToSystem, {
+          badge: plan.badge,
+          warnings: plan.warnings
+        }),
         buttons: [Dialog.okButton({ label: 'Close' })],
         focusNodeSelector: `#${SHARE_INPUT_ID}`
       });

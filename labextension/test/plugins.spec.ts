@@ -97,6 +97,7 @@ describe('plugins', () => {
 describe('share-link plugin', () => {
   it('adds a labelled top bar button, a palette command and a dialog with the link', async () => {
     const { app, added } = fakeApp({ status: STATUS });
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined); // no share route: path link
     const palette = { addItem: vi.fn() } as unknown as ICommandPalette;
     const browser = { model: { path: 'RTC:project/My Data' } } as unknown as FileBrowser;
     await plugin('share-link').activate(app, palette, browser);
@@ -118,6 +119,40 @@ describe('share-link plugin', () => {
         encodeURIComponent('/hub/user-redirect/lab/tree/project/My%20Data')
     );
     await closeDialog();
+  });
+
+  it('offers a launch link, a badge and warnings for a file in a pushed repository', async () => {
+    const sha = 'c'.repeat(40);
+    const share = {
+      path: 'project/proj/a.ipynb', repository: true, shareable: true, reason: '',
+      message: '', remote: 'https://github.com/org/proj', remote_name: 'origin',
+      commit: 'd'.repeat(40), branch: 'main', pushed: false, pushed_commit: sha,
+      unpushed_commits: 1, uncommitted_changes: 0, untracked_files: 0,
+      file_changed: false, file_in_commit: true, path_in_repository: 'a.ipynb',
+      repository_path: 'project/proj', folder: 'proj'
+    };
+    const { app, requests } = fakeApp({ status: STATUS, share });
+    const browser = { model: { path: 'project/proj' } } as unknown as FileBrowser;
+    await plugin('share-link').activate(app, null, browser);
+    const done = app.commands.execute(SHARE_COMMAND);
+    await vi.waitFor(() => expect(document.getElementById('imagine-share-link')).not.toBeNull());
+    expect(requests).toContain('GET share');
+    const input = document.getElementById('imagine-share-link') as HTMLInputElement;
+    expect(input.value).toBe(
+      `${window.location.origin}/hub/imagine/launch?profile=gpu-a100` +
+        `&repo=${encodeURIComponent('https://github.com/org/proj')}&ref=${sha}` +
+        `&urlpath=${encodeURIComponent('lab/tree/proj/a.ipynb')}`
+    );
+    const badge = document.getElementById('imagine-share-badge') as HTMLInputElement;
+    expect(badge.value).toContain(`](${input.value})`);
+    expect(document.querySelector('[role="alert"]')?.textContent).toContain(
+      '1 commit is not pushed'
+    );
+    expect(document.querySelector('.jp-Dialog-header')?.textContent).toContain(
+      'Share a launch link'
+    );
+    await closeDialog();
+    await done;
   });
 
   it('explains instead of sharing outside JupyterHub', async () => {

@@ -6,7 +6,7 @@ import { IGpuResponse, ImagineApiError } from '../src/api';
 import { GpuStatusModel } from '../src/gpu';
 import { GPU_STATUS_ID, GpuStatusWidget } from '../src/gpuStatus';
 import { PresenceReporter } from '../src/presence';
-import { SHARE_INPUT_ID, ShareLinkBody } from '../src/shareDialog';
+import { SHARE_BADGE_ID, SHARE_INPUT_ID, ShareLinkBody } from '../src/shareDialog';
 import {
   FakeVisibility,
   ManualScheduler,
@@ -92,6 +92,34 @@ describe('ShareLinkBody', () => {
     button.click();
     expect(copy).toHaveBeenCalledWith(LINK);
     expect(body.node.querySelector('[role="status"]')?.textContent).toBe('Copied');
+    body.dispose();
+  });
+
+  it('shows warnings first and a badge with its own Copy button for launch links', () => {
+    const copy = vi.fn();
+    const body = new ShareLinkBody(LINK, 'explanation', copy, {
+      badge: '[![b](i)](l)',
+      warnings: ['2 commits are not pushed']
+    });
+    Widget.attach(body, document.body);
+    const alert = body.node.querySelector('[role="alert"]') as HTMLElement;
+    expect(alert.textContent).toBe('2 commits are not pushed');
+    expect(body.node.firstElementChild).toBe(alert);
+    const badge = document.getElementById(SHARE_BADGE_ID) as HTMLInputElement;
+    expect(badge.value).toBe('[![b](i)](l)');
+    const copyBadge = body.node.querySelector(
+      'button[aria-label="Copy the badge"]'
+    ) as HTMLButtonElement;
+    copyBadge.click();
+    expect(copy).toHaveBeenCalledWith('[![b](i)](l)');
+    expect(body.input.value).toBe(LINK);
+    body.dispose();
+  });
+
+  it('has no warnings or badge for a path link', () => {
+    const body = new ShareLinkBody(LINK, 'explanation', vi.fn());
+    expect(body.node.querySelector('[role="alert"]')).toBeNull();
+    expect(body.node.querySelector(`#${SHARE_BADGE_ID}`)).toBeNull();
     body.dispose();
   });
 });

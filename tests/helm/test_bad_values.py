@@ -54,6 +54,14 @@ SCHEMA_CASES = {
         {"imagine": {"cvmfs": {"pvc": {"name": "CVMFS_Claim"}}}},
         ["/imagine/cvmfs/pvc/name"],
     ),
+    "a typo in the links settings": (
+        {"jupyterhub": {"hub": {"config": {"ImagineLinks": {"allowed_host": ["github.com"]}}}}},
+        ["/jupyterhub/hub/config/ImagineLinks", "allowed_host"],
+    ),
+    "a URL where links want a host": (
+        {"jupyterhub": {"hub": {"config": {"ImagineLinks": {"allowed_hosts": ["https://x.org"]}}}}},
+        ["/jupyterhub/hub/config/ImagineLinks/allowed_hosts/0"],
+    ),
     "list for a mapping": (
         {"imagine": {"cvmfs": {"storageClass": {"parameters": ["a"]}}}},
         ["/imagine/cvmfs/storageClass/parameters"],

@@ -230,6 +230,9 @@ def test_bundle_defaults_reach_z2jh(chart: Path, tmp_path: Path):
     assert values["hub"]["services"]["imagine-culler"]["command"][0] == "jupyterhub-imagine-culler"
     # its role, users' access and the home page come from that entry alone (hubconfig)
     assert "wire_culler(c)" in values["hub"]["extraConfig"]["imagine-culler"]
+    # launch links: their pages (links/hubconfig), on unless hub.config.ImagineLinks.enabled
+    assert "wire_links(c)" in values["hub"]["extraConfig"]["imagine-links"]
+    assert config["ImagineLinks"] == {"enabled": True, "allowed_hosts": [], "check_refs": True}
     slugs = [p["slug"] for p in values["singleuser"]["profileList"]]
     assert slugs == ["cpu", "gpu"]
 

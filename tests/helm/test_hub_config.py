@@ -345,3 +345,46 @@ async def test_a_culler_renamed_in_the_values_is_wired_from_that_name_alone(
     assert hub.config.JupyterHub.template_vars["imagine_culler_service"] == "gpu-reaper"
     spawner = ImagineKubeSpawner(config=hub.config, user=FakeUser("alice", []), _mock=True)
     assert spawner.culler_service == "gpu-reaper"
+
+
+@pytest.mark.parametrize("example", sorted(SHAPES))
+def test_launch_links_are_wired_from_the_chart(
+    chart: Path, tmp_path: Path, example: str, crypt_key: str
+):
+    """The rendered extraConfig adds the link pages and templates; the hub builds the links'
+    settings from hub.config.ImagineLinks."""
+    from jupyterhub_imagine.links.handlers import BinderLaunchHandler, LaunchHandler
+    from jupyterhub_imagine.links.hubconfig import TEMPLATES
+    from jupyterhub_imagine.links.settings import ImagineLinks
+
+    links = {"ImagineLinks": {"allowed_hosts": ["github.com"]}}
+    overlay = {"jupyterhub": {"hub": {"config": links}}}
+    hub = Hub(chart, tmp_path, example, crypt_key, **overlay)
+    routes = dict(hub.config.JupyterHub.extra_handlers)
+    assert routes[r"/imagine/launch"] is LaunchHandler
+    assert routes[r"/imagine/v2/(.*)"] is BinderLaunchHandler
+    app = JupyterHub(config=hub.config)
+    assert TEMPLATES in app.template_paths
+    links = ImagineLinks(config=hub.config)
+    assert links.allowed_hosts == ["github.com"] and links.check_refs is True
+
+
+def test_launch_links_can_be_turned_off(chart: Path, tmp_path: Path, crypt_key: str):
+    overlay = {"jupyterhub": {"hub": {"config": {"ImagineLinks": {"enabled": False}}}}}
+    hub = Hub(chart, tmp_path, "egi-checkin.yaml", crypt_key, **overlay)
+    assert not hub.config.JupyterHub.get("extra_handlers")
+
+
+def test_a_hub_without_git_stops_at_start_unless_ref_checks_are_off(
+    chart: Path, tmp_path: Path, crypt_key: str, monkeypatch: pytest.MonkeyPatch
+):
+    from jupyterhub_imagine.links.hubconfig import LinksConfigError
+
+    empty = tmp_path / "no-git-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # the hub's PATH, without git
+    with pytest.raises(LinksConfigError, match="ImagineLinks.check_refs is on, but git"):
+        Hub(chart, tmp_path, "egi-checkin.yaml", crypt_key)
+    overlay = {"jupyterhub": {"hub": {"config": {"ImagineLinks": {"check_refs": False}}}}}
+    hub = Hub(chart, tmp_path, "egi-checkin.yaml", crypt_key, **overlay)
+    assert hub.config.JupyterHub.extra_handlers

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 
@@ -59,6 +59,25 @@ def test_logged_out_binder_link_logs_in_confirms_and_opens_the_pulled_file(
         heading.first.wait_for(timeout=120_000)
         shot(page, "landing-notebook-open")
         assert (home / "analysis.ipynb").exists()
+
+        # Sharing the pulled notebook gives a launch link to the same commit and file, which
+        # the hub accepts: its confirmation page names that commit.
+        # (the sample notebook names no kernel, so Lab asks first)
+        page.click(".jp-Dialog button:has-text('No Kernel')")
+        page.click("#imagine-share-button")
+        page.wait_for_selector("#imagine-share-badge")
+        link = page.input_value("#imagine-share-link")
+        assert link.startswith(f"{hub.url}/hub/imagine/launch?")
+        assert parse_qs(urlsplit(link).query) == {
+            "profile": [GPU], "repo": [repo.url], "ref": [repo.first],
+            "urlpath": ["lab/tree/sample/analysis.ipynb"],
+        }
+        assert "Open on the hub" in page.input_value("#imagine-share-badge")
+        shot(page, "share-dialog")
+        page.keyboard.press("Escape")
+        page.goto(link)
+        page.wait_for_selector("#link-reuse")
+        assert repo.first[:12] in page.inner_text("#imagine-link-confirm")
 
         # The scientist adds a file; upstream gets a new commit; the second visit (our own
         # shape) reuses the running server and pulls again, keeping the scientist's file.
