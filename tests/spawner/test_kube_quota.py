@@ -16,6 +16,8 @@ from jupyterhub_imagine.spawner.quota import QuotaBook, QuotaLimits
 from .conftest import StubUser
 from .fake_kube import event
 
+pytestmark = pytest.mark.fake  # the Kubernetes API (fake_kube.py)
+
 
 # ----- the pure book ----------------------------------------------------------------------------
 def test_group_member_caps_take_the_most_generous_group():

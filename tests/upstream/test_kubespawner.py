@@ -2,18 +2,17 @@
 
 These run on both hub lines (KubeSpawner 7.1 with JupyterHub 6, 7.0 with JupyterHub 5.5) and fail
 when KubeSpawner renames, re-shapes or changes the behaviour of a detail the adapter uses. The
-spawner is a real KubeSpawner; its kubeconfig names an API server that is never contacted.
+spawner is a real KubeSpawner; its kubeconfig is FAKE and names an API server that is never
+contacted.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
-from kubernetes_asyncio.config import kube_config
 from kubespawner import KubeSpawner
 from kubespawner.utils import recursive_format
 
@@ -21,16 +20,8 @@ from jupyterhub_imagine.upstream import kubespawner as adapter
 
 
 @pytest_asyncio.fixture
-async def spawner(tmp_path, monkeypatch) -> KubeSpawner:
-    """A KubeSpawner (it builds its API client in the running event loop)."""
-    config = tmp_path / "kubeconfig"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "none",
-        "clusters": [{"name": "none", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "users": [{"name": "none", "user": {"token": "unused"}}],
-        "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
-    }))
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config))
+async def spawner(fake_kubeconfig) -> KubeSpawner:
+    """A KubeSpawner (it builds its API client in the running event loop; FAKE kubeconfig)."""
     user = SimpleNamespace(name="alice", id=1, url="/user/alice/", groups=[])
     orm = SimpleNamespace(name="", display_name="", server=None, state=None)
     return KubeSpawner(_mock=True, user=user, orm_spawner=orm)
@@ -41,6 +32,7 @@ def test_apply_overrides_keeps_its_signature():
     assert params == ["self", "spawner_override"]
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_apply_override_has_the_documented_kubespawner_override_semantics(spawner):
     spawner.environment = {"KEEP": "1", "DROP": "2"}
