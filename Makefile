@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 VENV_JH5 := .venv-jh5
 BIN_JH5 := $(CURDIR)/$(VENV_JH5)/bin
 JH5_PINS := 'jupyterhub==5.5.*' 'jupyterhub-kubespawner==7.0.*'
-JH5_SUITES ?= tests/auth tests/spawner tests/culler tests/e2e tests/links
+JH5_SUITES ?= tests/auth tests/spawner tests/culler tests/e2e tests/links tests/upstream
 
 .PHONY: demo test test-python test-js test-jh5 system-deps env env-jh5 tools lab lint chart-schema clean
 

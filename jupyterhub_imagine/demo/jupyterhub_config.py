@@ -58,7 +58,6 @@ simulated = nvml_module == SIMULATED_MODULE
 c.JupyterHub.spawner_class = SimulatedGPUSpawner if simulated else "imagine-local"
 c.ImagineLocalSpawner.nvml_module = nvml_module
 c.ImagineLocalSpawner.home_dir_template = str(state / "home" / "{username}")
-c.ImagineLocalSpawner.ledger_path = str(state / "gpu-allocations.json")
 c.Spawner.default_url = "/lab"
 c.Spawner.cmd = [str(Path(sys.executable).with_name("jupyterhub-singleuser"))]
 # Lets the labextension's "Save and stop" (answering a cull warning) stop this server, no more.

@@ -17,6 +17,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..spawner import profiles as pm
+from ..upstream.jupyterhub import forget_finished_spawn
 from . import remote
 from .settings import ImagineLinks
 from .spec import LaunchRequest, LinkError, parse_launch, parse_v2
@@ -175,8 +176,7 @@ class LaunchHandler(BaseHandler):
             except web.HTTPError as exc:
                 await self.refuse(exc.status_code, getattr(exc, "jupyterhub_message", str(exc)))
                 return
-        if spawner._spawn_future and spawner._spawn_future.done():
-            spawner._spawn_future = None
+        forget_finished_spawn(spawner)
         future = asyncio.ensure_future(self.spawn_single_user(user, "", options=options))
         await asyncio.wait([future], timeout=SPAWN_WAIT)
         if future.done() and future.exception():

@@ -8,16 +8,15 @@ names only, so the differences live in this one module:
 - 6.x strips the ``opt-`` prefix of launch-link query keys; 5.5 passes them on unchanged.
 
 On 5.5, a refusal raised inside a spawn (through the REST API, or a race lost after the form's
-check) is kept out of the failure count by `keep_out_of_failure_count`, which relies on two
-private details of JupyterHub 5.5's ``BaseHandler.spawn_single_user``: ``spawner._spawn_future``
-and ``handler.settings["failure_count"]``. ``tests/spawner/test_local_hub.py`` refuses more spawns
-than the limit through a real hub, so a change there fails a test rather than restarting hubs.
+check) is kept out of the failure count by ``upstream.jupyterhub.keep_out_of_failure_count``,
+the one place that touches JupyterHub's private spawn details; ``tests/upstream`` checks them on
+both lines and ``tests/spawner/test_local_hub.py`` refuses more spawns than the limit through a
+real hub, so a change there fails a test rather than restarting hubs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import jupyterhub
 from tornado import web
@@ -28,8 +27,6 @@ except ImportError:  # JupyterHub 5.x
     _HubSpawnException = None
 
 HUB_VERSION: str = jupyterhub.__version__
-# True where the hub counts refused spawns toward consecutive_failure_limit (5.x).
-HUB_COUNTS_REFUSALS: bool = _HubSpawnException is None
 
 _Base: type[web.HTTPError] = _HubSpawnException or web.HTTPError
 
@@ -53,31 +50,6 @@ class SpawnRefused(_Base):  # type: ignore[valid-type,misc]
 
     def __str__(self) -> str:
         return f"{self.status_code} {type(self).__name__}(reason={self.refusal}): {self.message}"
-
-
-def keep_out_of_failure_count(spawner: Any) -> None:
-    """Before raising a refusal inside a spawn: on 5.x, keep it out of the hub's failure count.
-
-    JupyterHub 5.5 increments ``settings["failure_count"]`` in a done-callback of the spawn's
-    future and exits when it reaches ``spawner.consecutive_failure_limit``. A callback added after
-    it (they run back to back) takes the increment back, and the limit is 0 for this one failure
-    so that the hub does not schedule its exit. A no-op on 6.x and outside a hub spawn.
-    """
-    if not HUB_COUNTS_REFUSALS:
-        return
-    future = getattr(spawner, "_spawn_future", None)
-    handler = getattr(spawner, "handler", None)
-    settings = getattr(handler, "settings", None)
-    if future is None or future.done() or not isinstance(settings, dict):
-        return
-    limit = spawner.consecutive_failure_limit
-    spawner.consecutive_failure_limit = 0
-
-    def take_back(_future: Any) -> None:
-        settings["failure_count"] = max(0, int(settings.get("failure_count", 0)) - 1)
-        spawner.consecutive_failure_limit = limit
-
-    future.add_done_callback(take_back)
 
 
 def query_options(query: Mapping[str, list[str]]) -> dict[str, list[str]]:

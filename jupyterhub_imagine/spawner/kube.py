@@ -10,21 +10,19 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from kubespawner import KubeSpawner
-from kubespawner.utils import recursive_format
 from traitlets import Bool, Callable, Dict, Enum, Float, List, Unicode, Union, default, validate
 
+from ..upstream.kubespawner import apply_override, format_unlisted
 from . import profiles as pm
 from .availability import _SHARED, ClusterWatcher, shared_watcher
 from .cluster_state import unit
 from .form import Availability, SpawnFormMixin
-from .mixin import ImagineSpawnerMixin
+from .mixin import QUOTA_BOOK, ImagineSpawnerMixin
 from .placement import AVOID_MODES, PlacementPolicy, PodTraits, place
 from .progress import describe, first_message
-from .quota import Holding, QuotaBook, QuotaLimits
+from .quota import QuotaLimits
 
-# One book per hub process: every spawner's acquire/release happens in the hub's event loop
-# without an await in between check and record, which makes quota checks atomic.
-QUOTA_BOOK = QuotaBook()
+__all__ = ["QUOTA_BOOK", "ImagineKubeSpawner"]
 
 
 def _default_choice(spec: dict[str, Any]) -> str | None:
@@ -98,28 +96,38 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Trait values before any group or profile override touched them, restored before each
-        # spawn so nothing of an earlier spawn (a GPU, a toleration) leaks into the next one.
+        # Values of the config traits a group or profile override changed, as they were before,
+        # restored before each spawn so nothing of an earlier spawn (a GPU, a toleration) leaks
+        # into the next one; and all config values as this spawn began, to find what it changed.
         self._imagine_baseline: dict[str, Any] = {}
+        self._imagine_before: dict[str, Any] = {}
         self._imagine_restored = False
         self._imagine_gpu = pm.GPURequest()
         self._imagine_selected = False
         super().__init__(*args, **kwargs)
 
     # ----- overrides without leaks ------------------------------------------------------------
-    def _remember(self, names: Any) -> None:
-        for name in names:
-            if name not in self._imagine_baseline:
-                self._imagine_baseline[name] = copy.deepcopy(getattr(self, name))
-
-    def _apply_overrides(self, spawner_override: dict[str, Any]) -> None:
-        self._remember(spawner_override)
-        super()._apply_overrides(spawner_override)
+    def _config_values(self) -> dict[str, Any]:
+        values = {}
+        for name in self.trait_names(config=True):
+            try:
+                values[name] = copy.deepcopy(getattr(self, name))
+            except Exception:  # a value that cannot be copied is one no override sets
+                continue
+        return values
 
     def _restore_baseline(self) -> None:
+        """Config traits an earlier spawn's overrides changed back to their values before."""
         for name, value in self._imagine_baseline.items():
             setattr(self, name, copy.deepcopy(value))
+        self._imagine_before = self._config_values()
         self._imagine_restored = True
+
+    def _remember_changes(self) -> None:
+        """After this spawn's overrides: remember the values they replaced, to restore them."""
+        for name, before in self._imagine_before.items():
+            if name not in self._imagine_baseline and getattr(self, name) != before:
+                self._imagine_baseline[name] = before
 
     async def apply_group_overrides(self) -> None:
         self._restore_baseline()  # JupyterHub calls this first in each spawn
@@ -147,7 +155,7 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
         w = shared_watcher(self.api, self.gpu_product_label, self.log)
         if w.synced or await w.wait_synced(self.availability_sync_timeout):
             return w
-        self.log.warning("GPU availability unknown for %s: %s", self._log_name, w.error)
+        self.log.warning("GPU availability unknown for %s: %s", self.server_label, w.error)
         return None
 
     async def render_imagine_form(self) -> str:
@@ -177,7 +185,7 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
     def _apply_profile(self, selection: pm.Selection) -> None:
         """The profile's kubespawner_override, then those of its option choices."""
         profile = selection.profile
-        self._apply_overrides(copy.deepcopy(dict(profile.raw.get("kubespawner_override") or {})))
+        apply_override(self, profile.raw.get("kubespawner_override") or {})
         for name, spec in profile.options.items():
             value = selection.options.get(name) or _default_choice(spec)
             if value is None:
@@ -186,33 +194,31 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
                 override = spec["choices"][value].get("kubespawner_override") or {}
             else:
                 unlisted = (spec.get("unlisted_choice") or {}).get("kubespawner_override") or {}
-                override = {k: recursive_format(v, value=value) for k, v in unlisted.items()}
-            self._apply_overrides(copy.deepcopy(dict(override)))
+                override = format_unlisted(unlisted, value)
+            apply_override(self, override)
 
     def _apply_placement(self, profile: pm.Profile, deadline: float) -> None:
         names = [f.name for f in fields(PodTraits)]
-        self._remember(names)
         current = PodTraits(**{n: copy.deepcopy(getattr(self, n)) for n in names})
         for name, value in asdict(place(profile.gpu, current, self._policy(), profile.slug,
                                         deadline)).items():
             setattr(self, name, value)
 
-    @property
-    def _server_key(self) -> str:
-        return f"{self.user.name}/{self.name}"
-
     async def load_user_options(self) -> None:
         if not self._imagine_restored:  # started without JupyterHub's spawn (tests, API users)
             self._restore_baseline()
         self._imagine_restored = self._imagine_selected = False
-        selection = await self.resolve_selection(self.user_options or {})
-        # Limits as set by config and group_overrides; a profile's overrides cannot lift them.
-        limits = self.quota_limits()
-        self._apply_profile(selection)
-        gpu = selection.profile.gpu
-        deadline = self.gpu_deadline_for(gpu)
-        # After the profile: its overrides cannot undo the GPU request, placement or quota.
-        self._apply_placement(selection.profile, deadline)
+        try:
+            selection = await self.resolve_selection(self.user_options or {})
+            # Limits as set by config and group_overrides; a profile's overrides cannot lift them.
+            limits = self.quota_limits()
+            self._apply_profile(selection)
+            gpu = selection.profile.gpu
+            deadline = self.gpu_deadline_for(gpu)
+            # After the profile: its overrides cannot undo the GPU request, placement or quota.
+            self._apply_placement(selection.profile, deadline)
+        finally:
+            self._remember_changes()
         await self._claim(selection.profile, sorted(await self.entitlements()), limits)
         self._imagine_gpu, self._gpu_deadline = gpu, deadline
         self._imagine_selected = True
@@ -222,7 +228,7 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
         gpu = profile.gpu
         w = await self.watcher() if gpu.is_gpu else None
         reason = QUOTA_BOOK.try_acquire(
-            self._server_key, self.user.name, groups, gpu.count, limits
+            self.server_key, self.user.name, groups, gpu.count, limits
         )
         if reason:
             raise self.refuse(reason, reason="quota", status_code=403)
@@ -232,48 +238,23 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
         w.state.expire(time.time())
         refusal = w.state.refusal(gpu, unit(gpu))
         if refusal:
-            QUOTA_BOOK.release(self._server_key)
+            QUOTA_BOOK.release(self.server_key)
             raise self.refuse(
                 f"Profile {profile.display_name!r}: {refusal}", reason="capacity", status_code=409
             )
         w.state.reserve(pod_key, gpu, time.time())
 
-    def _release_gpus(self) -> None:
-        if QUOTA_BOOK.release(self._server_key):
-            self.log.info("Released GPU quota of %s", self._log_name)
+    def release_gpus(self) -> None:
+        super().release_gpus()
         for w in [w for w in _SHARED.values() if w.api is self.api]:
             w.state.unreserve(f"{self.namespace}/{self.pod_name}")
-        self._gpu_deadline = 0.0
 
-    # ----- lifecycle ----------------------------------------------------------------------------
-    async def _start(self) -> Any:
-        try:
-            return await super()._start()
-        except BaseException:
-            self._release_gpus()
-            raise
-
-    async def stop(self, now: bool = False) -> None:
-        try:
-            await super().stop(now=now)
-        finally:
-            self._release_gpus()
-
-    async def poll(self) -> int | None:
-        status = await super().poll()
-        if status is not None:
-            self._release_gpus()
-        elif self.gpu_session_expired():
-            self.log.info("Stopping %s: GPU session reached its maximum length", self._log_name)
-            await self.stop(now=True)
-            return 0
-        return status
-
+    # ----- progress -----------------------------------------------------------------------------
     async def _selected_gpu(self, timeout: float = 10.0) -> pm.GPURequest:
         """The GPU of the profile this spawn is loading (progress may begin before that)."""
         deadline = time.monotonic() + timeout
         while not self._imagine_selected and time.monotonic() < deadline:
-            if self._start_future is not None and self._start_future.done():
+            if self._imagine_start is not None and self._imagine_start.done():
                 break
             await asyncio.sleep(0.05)
         return self._imagine_gpu
@@ -292,27 +273,3 @@ class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
                 progress = max(progress, mapped["progress"])
                 event = {**event, "message": mapped["message"], "progress": progress}
             yield event
-
-    # ----- state across hub restarts ------------------------------------------------------------
-    def get_state(self) -> dict[str, Any]:
-        state = super().get_state()
-        holding = QUOTA_BOOK.holdings.get(self._server_key)
-        if holding:
-            state["imagine_gpus"] = holding.gpus
-            state["imagine_groups"] = sorted(holding.groups)
-        if self._gpu_deadline:
-            state["imagine_gpu_deadline"] = self._gpu_deadline
-        return state
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(state)
-        gpus = int(state.get("imagine_gpus") or 0)
-        if gpus:
-            groups = frozenset(state.get("imagine_groups") or [])
-            QUOTA_BOOK.restore(self._server_key, Holding(self.user.name, groups, gpus))
-        self._gpu_deadline = float(state.get("imagine_gpu_deadline") or 0)
-
-    def clear_state(self) -> None:
-        super().clear_state()
-        self._gpu_deadline = 0.0
-

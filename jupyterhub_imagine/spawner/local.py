@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -12,14 +11,9 @@ from traitlets import Callable, Dict, List, Unicode, Union, default
 from ..gpu.nvml import GPUDevice, NVMLReader, load_nvml
 from . import profiles as pm
 from .form import Availability, SpawnFormMixin
-from .ledger import AllocationLedger
 from .local_profiles import candidates_for, derive_profiles
-from .mixin import ImagineSpawnerMixin
-from .quota import Holding, refusal
+from .mixin import QUOTA_BOOK, ImagineSpawnerMixin
 
-# One ledger and lock per ledger file per hub process: every spawner instance shares them, which
-# makes allocation and quota checks atomic against concurrent spawns.
-_LEDGERS: dict[str, tuple[AllocationLedger, asyncio.Lock]] = {}
 _INVENTORY: dict[str, list[GPUDevice]] = {}
 
 
@@ -43,12 +37,6 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawn
         "pynvml",
         config=True,
         help="Python module providing the NVML API. Only tests change this, to a fake module.",
-    )
-    ledger_path = Unicode(
-        "jupyterhub-imagine-gpus.json",
-        config=True,
-        help="""JSON file recording which server holds which GPUs, kept across hub restarts.
-        Relative paths are relative to the hub's working directory.""",
     )
     gpu_requires = List(
         Unicode(),
@@ -81,7 +69,7 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawn
         # keeps JupyterHub from logging "Received unhandled user_options" at every spawn
         return _options_applied_at_start
 
-    # ----- inventory, ledger -------------------------------------------------------------------
+    # ----- inventory ----------------------------------------------------------------------------
     def _inventory(self) -> list[GPUDevice]:
         if self.nvml_module not in _INVENTORY:
             reader = NVMLReader(load_nvml(self.nvml_module))
@@ -90,12 +78,6 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawn
                 self.log.info("No GPUs for local servers: %s", reader.error)
             reader.shutdown()
         return _INVENTORY[self.nvml_module]
-
-    def _ledger(self) -> tuple[AllocationLedger, asyncio.Lock]:
-        path = os.path.abspath(self.ledger_path)
-        if path not in _LEDGERS:
-            _LEDGERS[path] = (AllocationLedger(path), asyncio.Lock())
-        return _LEDGERS[path]
 
     def static_profiles(self) -> list[pm.Profile] | None:
         """The configured (or derived) profiles, or None when ``profile_list`` is a callable."""
@@ -117,14 +99,12 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawn
 
     # ----- availability and the form ----------------------------------------------------------
     def _availability(self, profiles: list[pm.Profile]) -> dict[str, Availability]:
-        ledger, _ = self._ledger()
-        held = ledger.held()
         result = {}
         for p in profiles:
             if not p.gpu.is_gpu:
                 continue
             candidates = candidates_for(p.gpu, self._inventory())
-            free = sum(1 for c in candidates if c not in held)
+            free = len(QUOTA_BOOK.free_devices(candidates))
             unit = "MIG slices" if p.gpu.mig else "GPUs"
             result[p.slug] = Availability(free, len(candidates), unit)
         return result
@@ -140,37 +120,29 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawn
         preselect = str((self.user_options or {}).get("profile") or "")
         return self.render_form(visible, availability, unavailable, preselect)
 
-    # ----- start / stop ------------------------------------------------------------------------
+    # ----- start: devices picked from those no other server of the hub holds -------------------
     async def _allocate(self, selection: pm.Selection) -> tuple[str, ...]:
+        """Quota, then free devices, checked and recorded without an await in between."""
         gpu = selection.profile.gpu
         if not gpu.is_gpu:
             return ()
-        wanted = Holding(self.user.name, frozenset(await self.entitlements()), gpu.count)
-        ledger, lock = self._ledger()
-        async with lock:
-            reason = refusal(ledger.holdings(), self._server_key(), wanted, self.quota_limits())
-            if reason:
-                raise self.refuse(reason, reason="quota", status_code=403)
-            candidates = candidates_for(gpu, self._inventory())
-            allocation = ledger.allocate(
-                self._server_key(),
-                candidates,
-                gpu.count,
-                selection.profile.slug,
-                user=wanted.user,
-                groups=wanted.groups,
-            )
-        if allocation is None:
+        groups = sorted(await self.entitlements())
+        free = QUOTA_BOOK.free_devices(candidates_for(gpu, self._inventory()), but=self.server_key)
+        devices = tuple(free[: gpu.count])
+        reason = QUOTA_BOOK.try_acquire(
+            self.server_key, self.user.name, groups, gpu.count, self.quota_limits(), devices
+        )
+        if reason:
+            raise self.refuse(reason, reason="quota", status_code=403)
+        if len(devices) < gpu.count:
+            QUOTA_BOOK.release(self.server_key)
             raise self.refuse(
                 f"No {gpu.label()} is free right now for profile "
                 f"{selection.profile.display_name!r}; try again later or pick another profile.",
                 reason="capacity",
                 status_code=409,
             )
-        return allocation.devices
-
-    def _server_key(self) -> str:
-        return f"{self.user.name}/{self.name}"
+        return devices
 
     async def start(self) -> Any:
         selection = await self.resolve_selection(self.user_options or {})
@@ -183,46 +155,7 @@ class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawn
         }
         if self._gpu_deadline:
             self._imagine_env["JUPYTERHUB_IMAGINE_GPU_DEADLINE"] = str(int(self._gpu_deadline))
-        try:
-            return await super().start()
-        except BaseException:
-            self._release()
-            raise
-
-    def _release(self) -> None:
-        ledger, _ = self._ledger()
-        if ledger.release(self._server_key()):
-            self.log.info("Released GPUs of %s", self._log_name)
-
-    async def stop(self, now: bool = False) -> None:
-        try:
-            await super().stop(now=now)
-        finally:
-            self._release()
-
-    async def poll(self) -> int | None:
-        status = await super().poll()
-        if status is not None:
-            self._release()
-        elif self.gpu_session_expired():
-            self.log.info("Stopping %s: GPU session reached its maximum length", self._log_name)
-            await self.stop(now=True)
-            return 0
-        return status
-
-    def get_state(self) -> dict[str, Any]:
-        state = super().get_state()
-        if self._gpu_deadline:
-            state["imagine_gpu_deadline"] = self._gpu_deadline
-        return state
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        super().load_state(state)
-        self._gpu_deadline = float(state.get("imagine_gpu_deadline") or 0)
-
-    def clear_state(self) -> None:
-        super().clear_state()
-        self._gpu_deadline = 0.0
+        return await super().start()
 
     def get_env(self) -> dict[str, str]:
         env = super().get_env()

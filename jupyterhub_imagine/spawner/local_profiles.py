@@ -1,4 +1,10 @@
-"""Profiles derived from the GPUs NVML finds on this machine (pure)."""
+"""Profiles derived from the GPUs NVML finds on this machine (pure).
+
+A MIG slice's profile says how its activity is measured: NVML has no utilization counter for a
+MIG instance, so the bundle measures one through GPM on Hopper and newer GPUs
+(``gpu/gpm.py``); on older GPUs (A100, A30) the slice's activity is unknown to the server
+endpoint and the idle culler needs DCGM through Prometheus to see it.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +49,10 @@ def derive_profiles(devices: list[GPUDevice], requires: list[str]) -> list[Profi
             Profile(
                 slug=slugify(f"mig-{name}"),
                 display_name=f"MIG slice {name}",
-                description="A slice of a GPU with its own memory (utilization is not reported).",
+                description=(
+                    "A slice of a GPU with its own memory. Its activity is measured on Hopper "
+                    "and newer GPUs only."
+                ),
                 gpu=GPURequest(count=1, mig=f"nvidia.com/mig-{name}"),
                 requires=tuple(requires),
             )

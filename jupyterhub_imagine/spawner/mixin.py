@@ -1,7 +1,10 @@
-"""What both spawners share: who may use which profile, quotas, and GPU session length."""
+"""What both spawners share: who may use which profile, quotas, GPU session length, and the
+record of which GPUs a server holds (its spawner state in the hub database), with the stop, poll
+and failed-start code that releases them."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from typing import Any
@@ -10,19 +13,27 @@ from traitlets import Dict, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .. import contract
+from ..upstream.jupyterhub import keep_out_of_failure_count
 from . import profiles as pm
-from .compat import SpawnRefused, keep_out_of_failure_count, query_options
-from .quota import QuotaLimits
+from .compat import SpawnRefused, query_options
+from .quota import Holding, QuotaBook, QuotaLimits
+
+# What the hub's spawners hold, one book per hub process. Each spawner's own record is its state
+# in the hub database (get_state); load_state puts it back here when the hub restarts, so the
+# book always knows the GPUs of every running server. Every check-and-record happens in the
+# hub's event loop without an await in between, which makes quota and device choices atomic.
+QUOTA_BOOK = QuotaBook()
 
 
 class ImagineSpawnerMixin(LoggingConfigurable):
-    """Gating, option validation, quota and session-length settings shared by both spawners.
+    """Gating, option validation, quotas, session length and GPU records for both spawners.
 
-    The host class (a Spawner) provides ``load_profiles()``, ``user`` and ``_log_name``.
+    The host class (a Spawner) provides ``load_profiles()``, ``user`` and ``name``; a spawner
+    records what it takes in ``QUOTA_BOOK`` under ``server_key``.
     """
 
     user: Any
-    _log_name: str
+    name: str
 
     gpu_quota_per_user = Int(
         0,
@@ -43,7 +54,7 @@ class ImagineSpawnerMixin(LoggingConfigurable):
         key_trait=Unicode(),
         config=True,
         help="""GPUs all members of a group may hold together, e.g. `{"vo.example.org": 16}`.
-        A spawn needs room in every listed group the user belongs to. Kubernetes spawner only.""",
+        A spawn needs room in every listed group the user belongs to.""",
     )
     gpu_max_session_seconds = Int(
         0,
@@ -63,6 +74,7 @@ class ImagineSpawnerMixin(LoggingConfigurable):
     )
 
     _gpu_deadline: float = 0.0
+    _imagine_start: asyncio.Future[Any] | None = None
 
     @default("culler_service")
     def _culler_service_default(self) -> str:
@@ -140,3 +152,72 @@ class ImagineSpawnerMixin(LoggingConfigurable):
 
     async def options_from_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
         return await self._checked(pm.options_from_query(query_options(query_data)))
+
+    # ----- the GPU record: spawner state, indexed in QUOTA_BOOK ---------------------------------
+    @property
+    def server_key(self) -> str:
+        """``user/server`` (``user/`` for the default server): the key of this server's GPUs."""
+        return f"{self.user.name}/{self.name}"
+
+    @property
+    def server_label(self) -> str:
+        """This server's name in log messages."""
+        return f"{self.user.name}:{self.name}" if self.name else str(self.user.name)
+
+    def release_gpus(self) -> None:
+        """Forget this server's GPUs and session deadline (stopped, or its start failed)."""
+        if QUOTA_BOOK.release(self.server_key):
+            self.log.info("Released GPUs of %s", self.server_label)
+        self._gpu_deadline = 0.0
+
+    def start(self) -> Any:
+        """The host's start, releasing this server's GPUs when it fails or is cancelled."""
+        future = asyncio.ensure_future(super().start())  # type: ignore[misc]
+        self._imagine_start = future
+        future.add_done_callback(self._release_unless_started)
+        return future
+
+    def _release_unless_started(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self.release_gpus()
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            await super().stop(now=now)  # type: ignore[misc]
+        finally:
+            self.release_gpus()
+
+    async def poll(self) -> int | None:
+        status: int | None = await super().poll()  # type: ignore[misc]
+        if status is not None:
+            self.release_gpus()
+        elif self.gpu_session_expired():
+            self.log.info("Stopping %s: GPU session reached its maximum length", self.server_label)
+            await self.stop(now=True)
+            return 0
+        return status
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()  # type: ignore[misc]
+        holding = QUOTA_BOOK.holdings.get(self.server_key)
+        if holding:
+            state["imagine_gpus"] = holding.gpus
+            state["imagine_groups"] = sorted(holding.groups)
+            if holding.devices:
+                state["imagine_devices"] = list(holding.devices)
+        if self._gpu_deadline:
+            state["imagine_gpu_deadline"] = self._gpu_deadline
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)  # type: ignore[misc]
+        gpus = int(state.get("imagine_gpus") or 0)
+        if gpus:
+            groups = frozenset(state.get("imagine_groups") or [])
+            devices = tuple(state.get("imagine_devices") or ())
+            QUOTA_BOOK.restore(self.server_key, Holding(self.user.name, groups, gpus, devices))
+        self._gpu_deadline = float(state.get("imagine_gpu_deadline") or 0)
+
+    def clear_state(self) -> None:
+        super().clear_state()  # type: ignore[misc]
+        self._gpu_deadline = 0.0

@@ -1,4 +1,8 @@
-"""Concurrent-GPU quotas per user and per group (pure; one book per hub process).
+"""Concurrent-GPU quotas per user and per group, and who holds which GPU (pure).
+
+One ``QuotaBook`` per hub process indexes what the hub's spawners hold. It is not a record of its
+own: each spawner writes its holding into its state in the hub database (``get_state``) and puts
+it back into the book when the hub restarts (``load_state``).
 
 A user's own cap is ``per_user``, unless they belong to groups in ``per_group_member``: then the
 most generous of those groups' caps applies (0 there means no limit). ``per_group_total`` caps
@@ -40,6 +44,7 @@ class Holding:
     user: str
     groups: frozenset[str]
     gpus: int
+    devices: tuple[str, ...] = ()  # device or MIG instance UUIDs, where the spawner picks them
 
 
 def refusal(
@@ -74,10 +79,16 @@ class QuotaBook:
         self.holdings: dict[str, Holding] = {}
 
     def try_acquire(
-        self, server: str, user: str, groups: Iterable[str], gpus: int, limits: QuotaLimits
+        self,
+        server: str,
+        user: str,
+        groups: Iterable[str],
+        gpus: int,
+        limits: QuotaLimits,
+        devices: tuple[str, ...] = (),
     ) -> str | None:
         """Record ``gpus`` for ``server`` (``user/name``), or return why the limits forbid it."""
-        holding = Holding(user, frozenset(groups), gpus)
+        holding = Holding(user, frozenset(groups), gpus, devices)
         reason = refusal(self.holdings, server, holding, limits)
         if reason is None:
             self.restore(server, holding)
@@ -92,6 +103,15 @@ class QuotaBook:
 
     def release(self, server: str) -> Holding | None:
         return self.holdings.pop(server, None)
+
+    def devices_held(self, but: str = "") -> set[str]:
+        """Device UUIDs held by all servers except ``but``."""
+        return {d for key, h in self.holdings.items() if key != but for d in h.devices}
+
+    def free_devices(self, candidates: Iterable[str], but: str = "") -> list[str]:
+        """``candidates`` no server except ``but`` holds, in their order."""
+        held = self.devices_held(but)
+        return [d for d in candidates if d not in held]
 
     def used_by(self, user: str) -> int:
         return sum(h.gpus for h in self.holdings.values() if h.user == user)

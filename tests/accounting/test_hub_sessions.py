@@ -38,7 +38,6 @@ c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice"]}}}}
 c.JupyterHub.spawner_class = "imagine-local"
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
 c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
-c.ImagineLocalSpawner.ledger_path = "{state}/ledger.json"
 c.Spawner.environment = {{"IMAGINE_FAKE_NVML": "{nvml}"}}
 """
 

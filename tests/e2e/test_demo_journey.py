@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -337,8 +339,10 @@ def test_ctrl_c_stops_everything(demo: Demo) -> None:
     assert "ECONNREFUSED" not in output
     assert "error: 404" not in plain
     assert leftovers(demo.state) == []
-    assert json.loads((demo.state / "gpu-allocations.json").read_text()).get(
-        "allocations", {}) == {}
+    # no GPU is recorded as held: the record is each server's spawner state in the hub database
+    with closing(sqlite3.connect(demo.state / "jupyterhub.sqlite")) as db:
+        rows = db.execute("SELECT state FROM spawners").fetchall()
+    assert not [state for (state,) in rows if json.loads(state or "{}").get("imagine_devices")]
 
 
 def test_ctrl_c_left_nothing_to_clean_up_and_printed_no_traceback(demo: Demo) -> None:

@@ -7,8 +7,10 @@ spawner and real user servers with the server extension and the labextension. On
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +40,15 @@ def sign_in(page: Any, hub: DemoStack, username: str) -> None:
     )
 
 
-def ledger(hub: DemoStack) -> dict[str, Any]:
-    path = Path(hub.settings.state_dir) / "gpu-allocations.json"
-    return json.loads(path.read_text())["allocations"] if path.exists() else {}
+def held_gpus(hub: DemoStack) -> dict[str, list[str]]:
+    """``user/server`` -> GPU devices, from the spawner state in the hub database (the record)."""
+    query = ("SELECT users.name, spawners.name, spawners.state FROM spawners"
+             " JOIN users ON users.id = spawners.user_id")
+    with closing(sqlite3.connect(Path(hub.settings.state_dir) / "jupyterhub.sqlite")) as db:
+        rows = db.execute(query).fetchall()
+    held = {f"{user}/{name}": json.loads(state or "{}").get("imagine_devices")
+            for user, name, state in rows}
+    return {key: devices for key, devices in held.items() if devices}
 
 
 def test_member_picks_a_gpu_profile_works_in_lab_stops_and_logs_out(hub: DemoStack) -> None:
@@ -69,16 +77,16 @@ def test_member_picks_a_gpu_profile_works_in_lab_stops_and_logs_out(hub: DemoSta
             "() => document.querySelector('#imagine-gpu-status').textContent.includes('41')"
         )
         shot(page, "alice-lab")
-        assert ledger(hub)["alice/"]["devices"] == ["GPU-fake-0"]
+        assert held_gpus(hub)["alice/"] == ["GPU-fake-0"]
 
         # Stop the server from the hub's home page; its GPU goes back to the pool.
         page.goto(f"{hub.url}/hub/home")
         page.click("#stop")
         page.wait_for_selector("#start", state="visible", timeout=60_000)
         deadline = time.monotonic() + 30
-        while "alice/" in ledger(hub) and time.monotonic() < deadline:
+        while "alice/" in held_gpus(hub) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert "alice/" not in ledger(hub)
+        assert "alice/" not in held_gpus(hub)
 
         # Log out of the hub and of the provider; the hub then asks for a login again.
         page.goto(f"{hub.url}/hub/logout")

@@ -25,7 +25,6 @@ c.ImagineLocalSpawner.gpu_quota_per_user = 1
 c.JupyterHub.spawner_class = "imagine-local"
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
 c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
-c.ImagineLocalSpawner.ledger_path = "{state}/ledger.json"
 c.Spawner.environment = {{"IMAGINE_FAKE_NVML": "{nvml}"}}
 c.Spawner.default_url = "/lab"
 c.ImagineLinks.http_hosts = ["127.0.0.1"]

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from kubernetes_asyncio.config import kube_config
-from kubespawner import KubeSpawner
 from traitlets.config import Config
 
 from jupyterhub_imagine.spawner import availability
 from jupyterhub_imagine.spawner.kube import QUOTA_BOOK, ImagineKubeSpawner
+from jupyterhub_imagine.upstream.kubespawner import stop_all_reflectors
 
 from .fake_kube import FakeKubeAPI, node, serve_fake
 
@@ -97,7 +97,7 @@ async def fake_api(tmp_path, monkeypatch) -> AsyncIterator[FakeKubeAPI]:
         try:
             yield fake
         finally:
-            await KubeSpawner._stop_all_reflectors()
+            await stop_all_reflectors()
             for w in list(availability._SHARED.values()):
                 await w.stop()
             availability._SHARED.clear()

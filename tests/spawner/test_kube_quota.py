@@ -16,6 +16,8 @@ from jupyterhub_imagine.spawner.quota import QuotaBook, QuotaLimits
 from .conftest import StubUser
 from .fake_kube import event
 
+pytestmark = pytest.mark.fake  # the Kubernetes API (fake_kube.py)
+
 
 # ----- the pure book ----------------------------------------------------------------------------
 def test_group_member_caps_take_the_most_generous_group():
@@ -129,7 +131,11 @@ async def test_full_start_posts_a_valid_pod_reports_progress_and_stops(fake_api,
         ("Started", "Started container notebook"),
     ]):
         await fake_api.put("events", event(name, reason, msg, "jhub", n))
-    await asyncio.sleep(1.5)  # KubeSpawner's progress polls its event list once a second
+    # progress() reads the spawner's events once more when the start ends: have them all first
+    deadline = time.monotonic() + 30
+    while len(spawner.events) < 5 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert len(spawner.events) == 5
     await fake_api.run_pod("jhub", name)
     url = await asyncio.wait_for(start, 20)
     assert url.startswith("http://127.0.0.1:")
@@ -154,3 +160,16 @@ async def test_a_gpu_session_past_its_deadline_is_stopped_by_poll(fake_api, make
     spawner._gpu_deadline = time.time() - 1  # an hour later
     assert await spawner.poll() == 0
     assert not fake_api.objects["pods"] and QUOTA_BOOK.used_by("alice") == 0
+
+
+@pytest.mark.asyncio
+async def test_a_start_that_fails_releases_its_gpus(fake_api, make_spawner):
+    """The pod never runs: start() fails after the quota was taken, and gives it back."""
+    fake_api.auto_run_pods = False
+    spawner = make_spawner(StubUser("alice", caps=("gpu",)), start_timeout=1)
+    spawner.user_options = {"profile": "gpu-a100"}
+    start = spawner.start()
+    with pytest.raises(Exception, match="(?i)timeout|did not start"):
+        await asyncio.wait_for(start, 30)
+    assert fake_api.created_pods  # it got as far as creating the pod
+    assert QUOTA_BOOK.used_by("alice") == 0 and not spawner.get_state().get("imagine_gpus")

@@ -23,6 +23,8 @@ from .test_kube_manifest import (
     preferred_exprs,
 )
 
+pytestmark = pytest.mark.fake  # the Kubernetes API (fake_kube.py)
+
 
 @pytest.mark.asyncio
 async def test_cpu_pods_prefer_nodes_without_gpus_and_start_where_every_node_has_one(

@@ -1,14 +1,16 @@
-"""ImagineLocalSpawner in a real JupyterHub: gating, availability, quota, junk input.
+"""ImagineLocalSpawner in a real JupyterHub: gating, availability, quota, junk input, and the GPU
+record (spawner state in the hub database) across a hub restart.
 
-NVML is the FAKE module (four A100s in a JSON file); everything else is real: the hub, the proxy,
+NVML is the FAKE module (A100s in a JSON file); everything else is real: the hub, the proxy,
 and the user servers it starts.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import os
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,12 +34,14 @@ c.JupyterHub.load_groups = {{
 c.JupyterHub.spawner_class = "imagine-local"
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
 c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
-c.ImagineLocalSpawner.ledger_path = "{state}/ledger.json"
 c.ImagineLocalSpawner.gpu_quota_per_user = 2
 c.ImagineLocalSpawner.gpu_quota_per_group_total = {{"team": 3}}
 c.Spawner.consecutive_failure_limit = 3
 c.Spawner.environment = {{"IMAGINE_FAKE_NVML": "{nvml}"}}
 """
+
+
+pytestmark = pytest.mark.fake  # NVML
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,7 @@ def test_concurrent_spawns_never_exceed_the_gpu_quota(hub):
         results = list(pool.map(spawn, range(20)))
     codes = [r.status_code for r in results]
     assert codes.count(403) >= 18, codes
-    held = [d for a in _ledger(hub)["allocations"].values() for d in a["devices"]]
+    held = [d for state in _held(hub).values() for d in state["imagine_devices"]]
     assert len(held) <= 2 and len(set(held)) == len(held)
     assert any("at most 2 GPU" in r.text for r in results if r.status_code == 403)
     for i in range(20):
@@ -112,16 +116,19 @@ def test_concurrent_spawns_never_exceed_the_gpu_quota(hub):
     assert hub.alive()
 
 
-def _ledger(hub) -> dict:
-    return json.loads(Path(hub.state.parent / "state" / "ledger.json").read_text())
+def _held(hub) -> dict[str, dict]:
+    """``user/server`` -> spawner state, for servers whose state records GPUs (the one record)."""
+    users = hub.api("GET", "/users").json()
+    servers = {f"{u['name']}/{name}": s for u in users for name, s in u["servers"].items()}
+    return {k: s["state"] for k, s in servers.items() if s["state"].get("imagine_devices")}
 
 
 def _wait_no_gpu_held(hub) -> None:
     for _ in range(240):
-        if not _ledger(hub)["allocations"]:
+        if not _held(hub):
             return
         time.sleep(0.25)
-    raise AssertionError(f"GPUs still held: {_ledger(hub)}")
+    raise AssertionError(f"GPUs still held: {_held(hub)}")
 
 
 def test_group_total_caps_what_members_hold_together(hub):
@@ -134,13 +141,14 @@ def test_group_total_caps_what_members_hold_together(hub):
     r = hub.api("POST", "/users/dan/servers/d2", json=gpu)
     assert r.status_code == 403, r.text
     assert "Members of team may use at most 3 GPU(s) together and 3 are in use" in r.text
-    assert len(_ledger(hub)["allocations"]) == 3
+    assert len(_held(hub)) == 3
     hub.api("DELETE", "/users/carol/servers/c1")
     _wait_stopped(hub, "carol", "c1")
     r = hub.api("POST", "/users/dan/servers/d2", json=gpu)
     assert r.status_code in (201, 202), r.text
-    held = _ledger(hub)["allocations"]
-    assert held["dan/d2"]["groups"] == ["gpu", "team"] and held["dan/d2"]["user"] == "dan"
+    held = _held(hub)
+    assert held["dan/d2"]["imagine_groups"] == ["gpu", "team"]
+    assert held["dan/d2"]["imagine_gpus"] == 1 and len(held["dan/d2"]["imagine_devices"]) == 1
     for user, server in [("carol", "c2"), ("dan", "d1"), ("dan", "d2")]:
         hub.api("DELETE", f"/users/{user}/servers/{server}")
     _wait_no_gpu_held(hub)
@@ -199,3 +207,80 @@ def test_refusals_through_the_api_never_count_as_hub_failures(hub):
     assert r.status_code in (201, 202), r.text
     hub.api("DELETE", "/users/bob/server")
     _wait_stopped(hub, "bob")
+
+
+RESTART_CONFIG = """
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.cleanup_servers = False
+c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice", "bob", "carol"]}}}}
+c.JupyterHub.spawner_class = "imagine-local"
+c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
+c.ImagineLocalSpawner.home_dir_template = "{state}/home/{{username}}"
+c.ImagineLocalSpawner.gpu_quota_per_user = 1
+c.Spawner.environment = {{"IMAGINE_FAKE_NVML": "{nvml}"}}
+"""
+
+
+def _spawn_ready(hub, path: str) -> dict:
+    """Start a GPU server through the REST API and wait until the hub calls it ready."""
+    r = hub.api("POST", f"/users/{path}", json={"profile": GPU_SLUG})
+    assert r.status_code in (201, 202), r.text
+    user, _, server = path.removesuffix("/server").partition("/servers/")
+    for _ in range(240):
+        model = hub.api("GET", f"/users/{user}").json()["servers"].get(server, {})
+        if model.get("ready"):
+            return model["state"]
+        time.sleep(0.25)
+    raise AssertionError(f"{path} never became ready")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_gpus_held_before_a_hub_restart_stay_held_after_it(tmp_path):
+    """The hub database is the only record: a second hub on it knows what the first handed out."""
+    nvml = tmp_path / "nvml.json"
+    fake_nvml.write_state(str(nvml), [fake_nvml.a100(f"GPU-{i}") for i in range(2)])
+    config = RESTART_CONFIG.format(state=tmp_path / "state", nvml=nvml)
+    env = {"IMAGINE_FAKE_NVML": str(nvml)}
+    pids: list[int] = []
+    try:
+        with mini_hub(tmp_path, config, env=env) as first:
+            state = _spawn_ready(first, "alice/server")
+            pids.append(state["pid"])
+            first.process.terminate()  # the hub alone: cleanup_servers is off
+            first.process.wait(60)
+        assert _pid_alive(state["pid"]), "alice's server did not outlive the hub"
+        assert not list((tmp_path / "hub").glob("*.json")), "a side file records GPUs"
+        with mini_hub(tmp_path, config, env=env) as second:
+            assert _held(second)["alice/"]["imagine_devices"] == state["imagine_devices"]
+            page, _ = _form(second.login("carol"), f"{second.url}/hub/spawn")
+            assert "1 of 2 GPUs free" in page.text
+            bob = _spawn_ready(second, "bob/server")
+            pids.append(bob["pid"])
+            assert bob["imagine_devices"] != state["imagine_devices"]
+            r = second.api("POST", "/users/carol/server", json={"profile": GPU_SLUG})
+            assert r.status_code == 409, r.text  # both GPUs held, one since the first hub
+            r = second.api("POST", "/users/alice/servers/more", json={"profile": GPU_SLUG})
+            assert r.status_code == 403, r.text  # alice's quota counts her earlier server
+            second.api("DELETE", "/users/alice/server")
+            _wait_stopped(second, "alice")
+            assert not _pid_alive(state["pid"])
+            carol = _spawn_ready(second, "carol/server")
+            pids.append(carol["pid"])
+            assert carol["imagine_devices"] == state["imagine_devices"]
+            for user in ("bob", "carol"):
+                second.api("DELETE", f"/users/{user}/server")
+                _wait_stopped(second, user)
+            assert not _held(second)
+    finally:
+        for pid in pids:  # servers of the first hub are no longer the test hub's children
+            if _pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -6,9 +6,8 @@ import pytest
 
 from jupyterhub_imagine.gpu.nvml import GPUDevice, MigInstance
 from jupyterhub_imagine.spawner import profiles as pm
-from jupyterhub_imagine.spawner.ledger import AllocationLedger
 from jupyterhub_imagine.spawner.local_profiles import candidates_for, derive_profiles
-from jupyterhub_imagine.spawner.quota import Holding, check_quota
+from jupyterhub_imagine.spawner.quota import check_quota
 
 PROFILES = [
     {"display_name": "CPU", "slug": "cpu", "default": True},
@@ -175,22 +174,6 @@ def test_derived_profiles_follow_the_machine():
     profiles = derive_profiles(_devices(), ["gpu"])
     assert candidates_for(profiles[1].gpu, _devices()) == ["GPU-0", "GPU-1"]
     assert candidates_for(profiles[3].gpu, _devices()) == ["MIG-a", "MIG-b"]
-
-
-def test_ledger_allocates_exclusively_and_survives_reload(tmp_path):
-    path = tmp_path / "ledger.json"
-    ledger = AllocationLedger(path)
-    a = ledger.allocate("alice/", ["GPU-0", "GPU-1"], 1, "gpu", user="alice", groups=["team"])
-    b = ledger.allocate("bob/", ["GPU-0", "GPU-1"], 1, "gpu")
-    assert a.devices == ("GPU-0",) and b.devices == ("GPU-1",)
-    assert ledger.allocate("carol/", ["GPU-0", "GPU-1"], 1, "gpu") is None
-    reloaded = AllocationLedger(path)
-    assert reloaded.held() == {"GPU-0", "GPU-1"}
-    held = reloaded.holdings()
-    assert held["alice/"] == Holding("alice", frozenset({"team"}), 1)
-    assert held["bob/"].user == "bob"  # allocated without a user: taken from the server key
-    reloaded.release("alice/")
-    assert AllocationLedger(path).held() == {"GPU-1"}
 
 
 def test_with_default_marks_one_profile_and_rejects_unknown_slugs():
