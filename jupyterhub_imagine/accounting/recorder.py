@@ -24,6 +24,12 @@ from .spawninfo import resources
 from .store import AccountingStore, SessionStart
 
 
+def _label(spawner: Any) -> str:
+    """A server's name in log messages (``user`` or ``user:server``), from public attributes."""
+    name = getattr(spawner, "name", "") or ""
+    return f"{spawner.user.name}:{name}" if name else str(spawner.user.name)
+
+
 class AccountingRecorder(LoggingConfigurable):
     """Writes one record per server session from the hub's spawner hooks."""
 
@@ -93,7 +99,7 @@ class AccountingRecorder(LoggingConfigurable):
             hub_started=isoformat(spawner.orm_spawner.started),
         )
         await asyncio.to_thread(self.store.open_session, start)
-        self.log.info("Accounting: session of %s opened (%s)", spawner._log_name, res.profile)
+        self.log.info("Accounting: session of %s opened (%s)", _label(spawner), res.profile)
         task = asyncio.ensure_future(self._watch_ready(spawner, user_key, server_key))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
@@ -133,7 +139,7 @@ class AccountingRecorder(LoggingConfigurable):
             self.store.close_session, user_key, server_key, self.clock(), reason, detail,
             energy,
         )
-        self.log.info("Accounting: session of %s closed (%s, %d record)", spawner._log_name,
+        self.log.info("Accounting: session of %s closed (%s, %d record)", _label(spawner),
                       reason, n)
 
     def _open_row(self, user_key: str, server_key: str) -> list[dict[str, Any]]:
