@@ -16,8 +16,8 @@ from tests.support.oidc import OIDCClient, OIDCProvider, scripted_login
 
 VO = "vo.imagine.example"
 POLICY = {
-    "allowed_groups": [f"egi:{VO}"],
-    "admin_groups": [f"urn:mace:egi.eu:group:{VO}:role=manager#aai.egi.eu"],
+    "allowed_rules": [f"egi:{VO}"],
+    "admin_rules": [f"urn:mace:egi.eu:group:{VO}:role=manager#aai.egi.eu"],
     "capabilities": {"gpu": [f"egi:{VO}:gpu"]},
     "enrollment_url": "https://enrol.example.org/vo.imagine.example",
 }
