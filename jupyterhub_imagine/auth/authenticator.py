@@ -71,6 +71,12 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         (cached for `metadata_cache_seconds`); the hub refuses to start when the discovered
         issuer differs.""",
     )
+    discovery_timeout = Float(
+        10.0,
+        config=True,
+        help="""Seconds to wait for the provider's discovery document or keys (JWKS). Fetched
+        without blocking the hub: it serves other requests meanwhile, logins wait.""",
+    )
     metadata_cache_seconds = Float(
         3600.0, config=True, help="How long discovery metadata is cached, in seconds."
     )
@@ -351,8 +357,8 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             url,
             label="fetching provider metadata",
             parse_json=False,
-            connect_timeout=10.0,
-            request_timeout=10.0,
+            connect_timeout=self.discovery_timeout,
+            request_timeout=self.discovery_timeout,
         )
         return json.loads(resp.body)
 

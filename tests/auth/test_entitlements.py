@@ -197,7 +197,7 @@ def test_no_allowed_rules_means_no_group_decision():
 
 
 def test_realm_and_client_roles_no_longer_share_a_name():
-    """A realm role named ``jupyterhub:admin`` is not the client role ``admin`` of ``jupyterhub``."""
+    """A realm role named ``jupyterhub:admin`` is not role ``admin`` of client ``jupyterhub``."""
     realm = keycloak_memberships(realm_roles=["jupyterhub:admin"])[0]
     client = keycloak_memberships(client_roles={"jupyterhub": ["admin"]})[0]
     assert realm.group == "kc-realm:jupyterhub:admin"

@@ -247,3 +247,37 @@ def test_rp_logout_can_be_turned_off(
     r = s.get(f"{hub.url}/hub/logout", allow_redirects=False)
     assert not r.headers.get("location", "").startswith(op.issuer)
     assert s.get(f"{hub.url}/hub/home", allow_redirects=False).status_code == 302
+
+
+OLD_SETTINGS = [
+    (
+        {"allowed_groups": [f"egi:{VO}"]},
+        f"ImagineOAuthenticator.allowed_groups: 'egi:{VO}' is a 'egi:' group name",
+        f"move it to ImagineOAuthenticator.allowed_rules as 'egi:{VO}'",
+    ),
+    (
+        {"admin_groups": [f"urn:mace:egi.eu:group:{VO}:role=manager#aai.egi.eu"]},
+        "ImagineOAuthenticator.admin_groups: 'urn:mace:egi.eu:group:",
+        "move it to ImagineOAuthenticator.admin_rules",
+    ),
+    (
+        {"capabilities": {"gpu": ["kc-role:gpu-user"]}},
+        "ImagineOAuthenticator.capabilities['gpu']: 'kc-role:gpu-user' uses the retired",
+        "write 'kc-realm:gpu-user'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "names", "advice"), OLD_SETTINGS, ids=["allowed_groups", "admin_groups", "kc-role"]
+)
+def test_an_old_rule_setting_stops_the_hub_saying_what_to_write(
+    hub_factory: Callable[..., Hub], old: dict[str, Any], names: str, advice: str
+):
+    settings = {"issuer": "http://127.0.0.1:9/auth/realms/egi", "client_id": "x"}
+    hub = hub_factory({**settings, "client_secret": "y", **old})
+    hub.start(wait=False)
+    assert hub.wait_exit(60) != 0
+    assert names in hub.log and advice in hub.log
+    assert "docs/migration.md" in hub.log
+    assert "Traceback" not in hub.log
