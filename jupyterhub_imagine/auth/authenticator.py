@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from jupyterhub.crypto import CryptKeeper, EncryptionUnavailable
 from oauthenticator.generic import GenericOAuthenticator
@@ -266,9 +266,9 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             tuple(self.keycloak_ignored_roles),
         )
         policy, problems = access.policy_from_config(self._rule_settings(), namespaces)
-        if problems:
+        if policy is None:
             self._fail(problems)
-        self._policy = policy
+        self._policy: access.Policy = policy
         self.provider = ProviderInfo(
             self.issuer, self._fetch_json, self.metadata_cache_seconds, self.jwks_refetch_interval
         )
@@ -290,7 +290,7 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             sorted(self.admin_groups),
         )
 
-    def _fail(self, problems: list[str]) -> None:
+    def _fail(self, problems: list[str]) -> NoReturn:
         message = "ImagineOAuthenticator cannot start:\n  - " + "\n  - ".join(problems)
         self.log.critical(message)
         raise ImagineConfigError(message)

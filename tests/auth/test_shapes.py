@@ -140,7 +140,8 @@ def test_a_keycloak_group_named_like_a_rule_is_refused(start: Callable[..., Any]
     carol = next(u for u in users if u["username"] == "carol")
     carol["claims"]["groups"] = ["/imagine:role=member"]  # becomes kc:imagine:role=member
     hub, _ = start(
-        "keycloak", {"preset": "keycloak", "allowed_rules": ["kc:imagine:role=member"]},
+        "keycloak",
+        {"preset": "keycloak", "allowed_rules": ["kc:imagine:role=member"]},
         users=users,
     )
     r = scripted_login(requests.Session(), hub.url, "carol", "carol")
