@@ -281,3 +281,30 @@ def test_an_old_rule_setting_stops_the_hub_saying_what_to_write(
     assert names in hub.log and advice in hub.log
     assert "docs/migration.md" in hub.log
     assert "Traceback" not in hub.log
+
+
+def test_allowed_and_admin_groups_keep_oauthenticators_exact_names(
+    hub_factory: Callable[..., Hub], oidc_provider_factory: Callable[..., OIDCProvider]
+):
+    """Plain names in upstream's settings match the hub group of that exact name (here from an
+    entitlement in a namespace the authenticator does not know in advance), not sub-groups."""
+    hub = hub_factory({})
+    client = OIDCClient("jupyterhub", "hub-secret", [f"{hub.url}/hub/oauth_callback"])
+    op = oidc_provider_factory(shape="checkin", clients=[client])
+    hub.authenticator = {
+        "issuer": op.issuer,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        **POLICY,
+        "allowed_groups": ["example.org:staff"],
+        "admin_groups": ["example.org:staff"],
+    }
+    hub.start()
+    sub_group = ["urn:geant:example.org:group:staff:sub#example.org"]
+    op.update_user("carol", claims={"eduperson_entitlement": sub_group})
+    assert scripted_login(requests.Session(), hub.url, "carol", "carol").status_code == 403
+    staff = ["urn:geant:example.org:group:staff#example.org"]
+    op.update_user("carol", claims={"eduperson_entitlement": staff})
+    assert scripted_login(requests.Session(), hub.url, "carol", "carol").status_code == 302
+    carol = hub.user("carol@egi.eu")
+    assert carol["groups"] == ["example.org:staff"] and carol["admin"] is True
