@@ -7,6 +7,7 @@ token genuine) and ``entitlements.py`` (what a membership is called).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from typing import Any, NoReturn
@@ -476,7 +477,7 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             expires_at = time.time() + float(token_info.get("expires_in") or 3600)
         auth_state["expires_at"] = expires_at
         if self.modify_auth_state_hook is not None:
-            auth_state = await self._call_modify_auth_state_hook(auth_state)
+            auth_state = await self._hook(self.modify_auth_state_hook, auth_state)
         plain_admin = bool(self.admin_groups & set(decision.groups))  # oauthenticator's meaning
         admin = True if username in self.admin_users or plain_admin else decision.admin
         return {
@@ -486,6 +487,11 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             "groups": decision.groups,
             "_imagine_decision": decision,
         }
+
+    async def _hook(self, hook: Any, *args: Any) -> Any:
+        """A configured hook, called as oauthenticator documents: hook(self, *args), maybe async."""
+        result = hook(self, *args)
+        return await result if inspect.isawaitable(result) else result
 
     async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
         if auth_model is None:
@@ -543,7 +549,7 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
     async def _refresh_user(self, user: Any) -> Any:
         auth_state = await user.get_auth_state()
         if self.refresh_user_hook is not None:
-            refreshed = await self._call_refresh_user_hook(user, auth_state)
+            refreshed = await self._hook(self.refresh_user_hook, user, auth_state)
             if refreshed is not None:
                 return refreshed
         if not auth_state:
@@ -560,12 +566,8 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             self.log.warning("%s must log in again: %s", user.name, getattr(e, "reason", e))
             return False
         decision: access.Decision = model.pop("_imagine_decision")
-        exempt = (
-            self.allow_all
-            or model["admin"]
-            or model["name"] in self.allowed_users
-            or bool(self.allowed_groups & set(model["groups"]))
-        )
+        in_group = bool(self.allowed_groups & set(model["groups"]))  # oauthenticator's meaning
+        exempt = self.allow_all or model["admin"] or model["name"] in self.allowed_users or in_group
         if decision.allowed is False and not exempt:
             self.log.warning("%s lost access: %s", user.name, decision.reason)
             return False

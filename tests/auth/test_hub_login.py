@@ -299,6 +299,12 @@ def test_allowed_and_admin_groups_keep_oauthenticators_exact_names(
         "allowed_groups": ["example.org:staff"],
         "admin_groups": ["example.org:staff"],
     }
+    # oauthenticator's documented hook runs too (async allowed)
+    hub.extra_config = (
+        "async def hook(authenticator, auth_state):\n"
+        "    return {**auth_state, 'hooked': authenticator.client_id}\n"
+        "c.ImagineOAuthenticator.modify_auth_state_hook = hook\n"
+    )
     hub.start()
     sub_group = ["urn:geant:example.org:group:staff:sub#example.org"]
     op.update_user("carol", claims={"eduperson_entitlement": sub_group})
@@ -308,3 +314,4 @@ def test_allowed_and_admin_groups_keep_oauthenticators_exact_names(
     assert scripted_login(requests.Session(), hub.url, "carol", "carol").status_code == 302
     carol = hub.user("carol@egi.eu")
     assert carol["groups"] == ["example.org:staff"] and carol["admin"] is True
+    assert carol["auth_state"]["hooked"] == "jupyterhub"
