@@ -69,8 +69,9 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         help="""OpenID issuer URL, e.g. https://aai.egi.eu/auth/realms/egi or
         https://keycloak.example.org/realms/imagine (servers before Keycloak 17:
         .../auth/realms/imagine). Endpoints are read from <issuer>/.well-known/openid-configuration
-        (cached for `metadata_cache_seconds`); the hub refuses to start when the discovered
-        issuer differs.""",
+        (cached for `metadata_cache_seconds`), fetched in the background from start-up (the hub
+        serves meanwhile, logins wait for it); the hub stops when the discovered issuer
+        differs.""",
     )
     discovery_timeout = Float(
         10.0,
