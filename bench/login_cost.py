@@ -56,7 +56,7 @@ c.JupyterHub.authenticator_class = "imagine"
 c.ImagineOAuthenticator.issuer = {issuer!r}
 c.ImagineOAuthenticator.client_id = {client.client_id!r}
 c.ImagineOAuthenticator.client_secret = {client.client_secret!r}
-c.ImagineOAuthenticator.allowed_groups = [{VO!r}]
+c.ImagineOAuthenticator.allowed_rules = [{VO!r}]
 c.ImagineOAuthenticator.capabilities = {{"gpu": [{VO + ":gpu"!r}]}}
 """
 

@@ -9,14 +9,37 @@ from typing import Any
 
 from .entitlements import (
     DEFAULT_NAMESPACES,
+    LEGACY_ROLE_NS,
+    MIGRATION_DOC,
     Membership,
     Rule,
     group_names,
     keycloak_memberships,
+    legacy_role_replacements,
     matching,
     parse_entitlements,
     parse_rules,
+    rule_shape,
 )
+
+SETTING = "ImagineOAuthenticator"
+
+RULES_HELP = """
+Each rule is a JupyterHub group name as this authenticator writes it, or an entitlement URN
+(see docs/migration.md for the settings these replace):
+
+- ``egi:vo.imagine.example`` matches members of the VO and of any of its sub-groups
+  (``egi:vo.imagine.example:gpu``), whatever their role;
+- ``egi:vo.imagine.example:gpu:role=member`` also requires that role in that group;
+- ``urn:mace:egi.eu:group:vo.imagine.example:role=manager#aai.egi.eu`` is the same as
+  ``egi:vo.imagine.example:role=manager`` (the ``#authority`` is ignored);
+- Keycloak: ``kc:imagine/gpu`` (group path ``/imagine/gpu`` and its sub-groups),
+  ``kc-realm:gpu-user`` (realm role), ``kc-client:jupyterhub:admin`` (role ``admin`` of client
+  ``jupyterhub``; ``kc-client:jupyterhub`` is any role of that client);
+- eduTEAMS / UmbrellaID: ``eduteams:<vo>[:<sub>]``, ``umbrellaid:umbrellaid:<sub>``.
+
+A user satisfies a list of rules when any one rule matches any of their memberships.
+"""
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,62 @@ class Policy:
             parse_rules(sorted(admin), namespaces),
             {name: parse_rules(rules, namespaces) for name, rules in capabilities.items()},
         )
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """The authorization settings as configured (rules, and upstream's plain group names)."""
+
+    allowed_rules: list[str]
+    admin_rules: list[str]
+    capabilities: dict[str, list[str]]
+    allowed_groups: list[str] = field(default_factory=list)
+    admin_groups: list[str] = field(default_factory=list)
+
+
+def _plain_name_problem(setting: str, name: str, namespaces: Mapping[str, str]) -> str | None:
+    """A rule written where oauthenticator expects a plain hub group name."""
+    shape = rule_shape(name, namespaces)
+    if shape is None:
+        return None
+    rules = setting.replace("_groups", "_rules")
+    rule = repr(name)
+    if name.startswith(LEGACY_ROLE_NS + ":"):
+        rule = " or ".join(repr(r) for r in legacy_role_replacements(name))
+    return (
+        f"{SETTING}.{setting}: {name!r} is {shape}. {setting} now has oauthenticator's meaning "
+        f"(exact hub group names); to keep the rule's meaning move it to {SETTING}.{rules} "
+        f"as {rule}. See {MIGRATION_DOC}."
+    )
+
+
+def policy_from_config(
+    settings: RuleSettings, namespaces: Mapping[str, str] = DEFAULT_NAMESPACES
+) -> tuple[Policy | None, list[str]]:
+    """The policy, or the problems that keep the hub from starting (each naming a setting)."""
+    problems = []
+    for setting in ("allowed_groups", "admin_groups"):
+        for name in getattr(settings, setting):
+            problem = _plain_name_problem(setting, name, namespaces)
+            if problem:
+                problems.append(problem)
+    checks: list[tuple[str, list[str]]] = [
+        ("allowed_rules", settings.allowed_rules),
+        ("admin_rules", settings.admin_rules),
+    ]
+    checks += [(f"capabilities[{k!r}]", v) for k, v in settings.capabilities.items()]
+    for setting, texts in checks:
+        for text in texts:
+            try:
+                parse_rules([text], namespaces)
+            except ValueError as e:
+                problems.append(f"{SETTING}.{setting}: {e}")
+    if problems:
+        return None, problems
+    policy = Policy.from_config(
+        settings.allowed_rules, settings.admin_rules, settings.capabilities, namespaces
+    )
+    return policy, []
 
 
 @dataclass(frozen=True)
@@ -118,7 +197,7 @@ def decide(policy: Policy, memberships: list[Membership], entitlements: list[str
     )
     admin = bool(matching(policy.admin, memberships)) if policy.admin else None
     if not policy.allowed:
-        return Decision(None, admin, groups, caps, entitlements, "no allowed_groups configured")
+        return Decision(None, admin, groups, caps, entitlements, "no allowed_rules configured")
     hits = matching(policy.allowed, memberships)
     if hits:
         reason = f"member of {hits[0]}"

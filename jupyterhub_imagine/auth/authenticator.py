@@ -7,18 +7,19 @@ token genuine) and ``entitlements.py`` (what a membership is called).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from jupyterhub.crypto import CryptKeeper, EncryptionUnavailable
 from oauthenticator.generic import GenericOAuthenticator
 from tornado.httpclient import HTTPClientError
-from traitlets import Bool, Dict, Enum, Float, List, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, List, Unicode, default, validate
 
 from ..startup import spawner_config_problems
 from . import access, tokens
-from .discovery import DiscoveryError, IssuerMismatch, ProviderInfo, fetch_metadata_sync
+from .discovery import DiscoveryError, IssuerMismatch, ProviderInfo
 from .entitlements import DEFAULT_NAMESPACES
 from .handlers import (
     ImagineCallbackHandler,
@@ -31,21 +32,6 @@ from .handlers import (
 )
 from .presets import CHECKIN_ISSUERS, PRESETS, Preset, get_preset
 from .server_tokens import ServerTokensMixin
-
-RULES_HELP = """
-Each rule is a JupyterHub group name as this authenticator writes it, or an entitlement URN:
-
-- ``egi:vo.imagine.example`` matches members of the VO and of any of its sub-groups
-  (``egi:vo.imagine.example:gpu``), whatever their role;
-- ``egi:vo.imagine.example:gpu:role=member`` also requires that role in that group;
-- ``urn:mace:egi.eu:group:vo.imagine.example:role=manager#aai.egi.eu`` is the same as
-  ``egi:vo.imagine.example:role=manager`` (the ``#authority`` is ignored);
-- Keycloak: ``kc:imagine/gpu`` (group path ``/imagine/gpu``), ``kc-role:gpu-user`` (realm role),
-  ``kc-role:jupyterhub:admin`` (role ``admin`` of client ``jupyterhub``);
-- eduTEAMS / UmbrellaID: ``eduteams:<vo>[:<sub>]``, ``umbrellaid:umbrellaid:<sub>``.
-
-A user satisfies a list of rules when any one rule matches any of their memberships.
-"""
 
 
 class ImagineConfigError(SystemExit):
@@ -83,8 +69,15 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         help="""OpenID issuer URL, e.g. https://aai.egi.eu/auth/realms/egi or
         https://keycloak.example.org/realms/imagine (servers before Keycloak 17:
         .../auth/realms/imagine). Endpoints are read from <issuer>/.well-known/openid-configuration
-        (cached for `metadata_cache_seconds`); the hub refuses to start when the discovered
-        issuer differs.""",
+        (cached for `metadata_cache_seconds`), fetched in the background from start-up (the hub
+        serves meanwhile, logins wait for it); the hub stops when the discovered issuer
+        differs.""",
+    )
+    discovery_timeout = Float(
+        10.0,
+        config=True,
+        help="""Seconds to wait for the provider's discovery document or keys (JWKS). Fetched
+        without blocking the hub: it serves other requests meanwhile, logins wait.""",
     )
     metadata_cache_seconds = Float(
         3600.0, config=True, help="How long discovery metadata is cached, in seconds."
@@ -136,15 +129,22 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         groups get, e.g. {"urn:geant:example.org:group:": "example"}. Merged over the defaults
         for egi.eu, eduTEAMS and UmbrellaID; other urn:geant:<ns>:group: URNs get <ns>.""",
     )
-    allowed_groups = Set(
+    allowed_rules = List(
         Unicode(),
         config=True,
-        help="Who may log in: a user needs at least one matching membership.\n" + RULES_HELP,
+        help="""Who may log in: a user needs at least one membership matching one of these rules,
+        e.g. ["egi:vo.imagine.example"] or ["kc:imagine", "kc-realm:imagine-user"]. (Before,
+        these rules were written in `allowed_groups`, which now keeps oauthenticator's meaning:
+        exact hub group names.)\n"""
+        + access.RULES_HELP,
     )
-    admin_groups = Set(
+    admin_rules = List(
         Unicode(),
         config=True,
-        help="Who is a hub admin (re-evaluated at every login and refresh).\n" + RULES_HELP,
+        help="""Who is a hub admin (re-evaluated at every login and refresh), e.g.
+        ["egi:vo.imagine.example:role=manager"] or ["kc-client:jupyterhub:admin"]. (Before, these
+        rules were written in `admin_groups`, which now keeps oauthenticator's meaning.)\n"""
+        + access.RULES_HELP,
     )
     capabilities = Dict(
         key_trait=Unicode(),
@@ -153,7 +153,7 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         help="""Named capabilities the spawner uses to gate profiles, name -> list of rules, e.g.
         {"gpu": ["egi:vo.imagine.example:gpu"]}. A user has a capability when any of its rules
         matches; names land in auth_state["imagine"]["capabilities"].\n"""
-        + RULES_HELP,
+        + access.RULES_HELP,
     )
     enrollment_url = Unicode(
         config=True,
@@ -267,24 +267,32 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             namespaces,
             tuple(self.keycloak_ignored_roles),
         )
-        try:
-            self._policy = access.Policy.from_config(
-                self.allowed_groups, self.admin_groups, self.capabilities, namespaces
-            )
-        except ValueError as e:
-            self._fail([f"ImagineOAuthenticator.allowed_groups/admin_groups/capabilities: {e}"])
+        policy, problems = access.policy_from_config(self._rule_settings(), namespaces)
+        if policy is None:
+            self._fail(problems)
+        self._policy: access.Policy = policy
         self.provider = ProviderInfo(
             self.issuer, self._fetch_json, self.metadata_cache_seconds, self.jwks_refetch_interval
         )
-        self._discover_at_startup()
+        self._startup_discovery: asyncio.Future[None] | None = None
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            pass  # started at the first spawn
+            pass  # discovery at the first login, token refresher at the first spawn
         else:
+            self._startup_discovery = asyncio.ensure_future(self._discover_at_startup())
             self.start_token_refresher()  # the hub may have kept servers running over a restart
 
-    def _fail(self, problems: list[str]) -> None:
+    def _rule_settings(self) -> access.RuleSettings:
+        return access.RuleSettings(
+            list(self.allowed_rules),
+            list(self.admin_rules),
+            {k: list(v) for k, v in self.capabilities.items()},
+            sorted(self.allowed_groups),
+            sorted(self.admin_groups),
+        )
+
+    def _fail(self, problems: list[str]) -> NoReturn:
         message = "ImagineOAuthenticator cannot start:\n  - " + "\n  - ".join(problems)
         self.log.critical(message)
         raise ImagineConfigError(message)
@@ -320,11 +328,18 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
         problems += spawner_config_problems(self.config, spawner_class)
         return problems
 
-    def _discover_at_startup(self) -> None:
+    async def _discover_at_startup(self) -> None:
+        """Discovery in the background while the hub starts and serves; a wrong issuer
+        stops the hub (after its cleanup: proxy, servers), like any other config error."""
         try:
-            self._apply_metadata(fetch_metadata_sync(self.issuer))
+            self._apply_metadata(await self.provider.metadata())
         except IssuerMismatch as e:
-            self._fail([str(e)])
+            message = f"ImagineOAuthenticator cannot start:\n  - {e}"
+            self.log.critical(message)
+            cleanup = getattr(self.parent, "cleanup", None)
+            if cleanup is not None:
+                await cleanup()
+            raise ImagineConfigError(message) from None
         except DiscoveryError as e:
             self.log.warning("%s; will retry at the first login", e)
 
@@ -340,7 +355,13 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
                 setattr(self, trait, metadata[key])
 
     async def _fetch_json(self, url: str) -> Any:
-        resp = await self.httpfetch(url, label="fetching provider metadata", parse_json=False)
+        resp = await self.httpfetch(
+            url,
+            label="fetching provider metadata",
+            parse_json=False,
+            connect_timeout=self.discovery_timeout,
+            request_timeout=self.discovery_timeout,
+        )
         return json.loads(resp.body)
 
     async def ensure_provider(self) -> dict[str, Any]:
@@ -457,8 +478,9 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             expires_at = time.time() + float(token_info.get("expires_in") or 3600)
         auth_state["expires_at"] = expires_at
         if self.modify_auth_state_hook is not None:
-            auth_state = await self._call_modify_auth_state_hook(auth_state)
-        admin = True if username in self.admin_users else decision.admin
+            auth_state = await self._hook(self.modify_auth_state_hook, auth_state)
+        plain_admin = bool(self.admin_groups & set(decision.groups))  # oauthenticator's meaning
+        admin = True if username in self.admin_users or plain_admin else decision.admin
         return {
             "name": username,
             "admin": admin,
@@ -467,17 +489,20 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             "_imagine_decision": decision,
         }
 
+    async def _hook(self, hook: Any, *args: Any) -> Any:
+        """A configured hook, called as oauthenticator documents: hook(self, *args), maybe async."""
+        result = hook(self, *args)
+        return await result if inspect.isawaitable(result) else result
+
     async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
         if auth_model is None:
             return True
         decision: access.Decision | None = auth_model.pop("_imagine_decision", None)
         if decision is not None and decision.allowed:
             return True
-        # upstream's own rules (allowed_users, allow_all, existing users), without its plain
-        # group-name check: allowed_groups holds rules, and a group *named* like a rule string
-        # (Keycloak "/X:role=member" is "kc:X:role=member") is no member of the rule's group
-        plain = {**auth_model, "groups": []}
-        if await super().check_allowed(username, plain):
+        # upstream's own rules with upstream's meaning (allowed_users, allow_all, existing users,
+        # allowed_groups as exact hub group names); rule-shaped names were refused at start-up
+        if await super().check_allowed(username, auth_model):
             return True
         if decision is None or decision.allowed is None:
             return False
@@ -525,7 +550,7 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
     async def _refresh_user(self, user: Any) -> Any:
         auth_state = await user.get_auth_state()
         if self.refresh_user_hook is not None:
-            refreshed = await self._call_refresh_user_hook(user, auth_state)
+            refreshed = await self._hook(self.refresh_user_hook, user, auth_state)
             if refreshed is not None:
                 return refreshed
         if not auth_state:
@@ -542,7 +567,8 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
             self.log.warning("%s must log in again: %s", user.name, getattr(e, "reason", e))
             return False
         decision: access.Decision = model.pop("_imagine_decision")
-        exempt = self.allow_all or model["admin"] or model["name"] in self.allowed_users
+        in_group = bool(self.allowed_groups & set(model["groups"]))  # oauthenticator's meaning
+        exempt = self.allow_all or model["admin"] or model["name"] in self.allowed_users or in_group
         if decision.allowed is False and not exempt:
             self.log.warning("%s lost access: %s", user.name, decision.reason)
             return False

@@ -1,11 +1,15 @@
-"""OIDC discovery and the provider's signing keys (JWKS), cached. All I/O goes through an
-injected ``fetch_json`` coroutine so tests can pass a fake."""
+"""OIDC discovery and the provider's signing keys (JWKS), cached.
+
+Every download goes through the ``fetch_json`` coroutine the caller passes in (the
+authenticator passes one built on tornado's AsyncHTTPClient), so nothing here blocks the event
+loop; there is no synchronous fetch. Concurrent callers share one download: while discovery or
+a JWKS refetch is in flight, other callers await that same download (single flight).
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -41,16 +45,6 @@ def check_metadata(issuer: str, metadata: Any) -> dict[str, Any]:
     return dict(metadata)
 
 
-def fetch_metadata_sync(issuer: str, timeout: float = 10.0) -> dict[str, Any]:
-    """Blocking discovery, used once at hub start-up (before the hub serves requests)."""
-    try:
-        with urllib.request.urlopen(discovery_url(issuer), timeout=timeout) as resp:
-            data = json.loads(resp.read())
-    except (OSError, ValueError) as e:
-        raise DiscoveryError(f"cannot fetch {discovery_url(issuer)}: {e}") from e
-    return check_metadata(issuer, data)
-
-
 class ProviderInfo:
     """Discovery document and JWKS of one issuer, fetched on demand and cached."""
 
@@ -71,6 +65,22 @@ class ProviderInfo:
         self._metadata_at = 0.0
         self._keys: dict[str, dict[str, Any]] = {}
         self._jwks_at: float | None = None
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+
+    async def _single_flight(self, key: str, start: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``start()`` once for all concurrent callers with the same ``key``."""
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(start())
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._done(key, t))
+        return await asyncio.shield(task)
+
+    def _done(self, key: str, task: asyncio.Future[Any]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: callers that went away must not leave a warning
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self._metadata = metadata
@@ -81,17 +91,21 @@ class ProviderInfo:
         return self._metadata
 
     async def metadata(self) -> dict[str, Any]:
+        """The discovery document, downloaded when missing or older than ``metadata_ttl``."""
         stale = self._clock() - self._metadata_at > self.metadata_ttl
         if self._metadata is None or stale:
-            try:
-                data = await self._fetch(discovery_url(self.issuer))
-            except Exception as e:
-                if self._metadata is not None:
-                    return self._metadata  # keep serving the last good copy
-                raise DiscoveryError(f"cannot fetch {discovery_url(self.issuer)}: {e}") from e
-            self.set_metadata(check_metadata(self.issuer, data))
+            await self._single_flight("metadata", self._refresh_metadata)
         assert self._metadata is not None
         return self._metadata
+
+    async def _refresh_metadata(self) -> None:
+        try:
+            data = await self._fetch(discovery_url(self.issuer))
+        except Exception as e:
+            if self._metadata is not None:
+                return  # keep serving the last good copy
+            raise DiscoveryError(f"cannot fetch {discovery_url(self.issuer)}: {e}") from e
+        self.set_metadata(check_metadata(self.issuer, data))
 
     async def _refresh_keys(self) -> None:
         jwks_uri = (await self.metadata())["jwks_uri"]
@@ -110,7 +124,7 @@ class ProviderInfo:
         if kid not in self._keys:
             due = self._jwks_at is None or self._clock() - self._jwks_at >= self.jwks_min_interval
             if due:
-                await self._refresh_keys()
+                await self._single_flight("jwks", self._refresh_keys)
         if kid in self._keys:
             return self._keys[kid]
         if not kid and len(self._keys) == 1:

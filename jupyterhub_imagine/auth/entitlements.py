@@ -8,8 +8,8 @@ becomes a JupyterHub group, for example
 - ``urn:geant:eduteams.org:service:umbrellaid.org:group:umbrellaid:imagine#umbrellaid.org``
   -> ``umbrellaid:umbrellaid:imagine``
 - Keycloak group ``/imagine/gpu`` -> ``kc:imagine/gpu``; realm role ``gpu-user`` ->
-  ``kc-role:gpu-user``; client role ``admin`` of client ``jupyterhub`` ->
-  ``kc-role:jupyterhub:admin``
+  ``kc-realm:gpu-user``; client role ``admin`` of client ``jupyterhub`` ->
+  ``kc-client:jupyterhub:admin``
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ DEFAULT_NAMESPACES: dict[str, str] = {
 }
 
 KEYCLOAK_GROUP_NS = "kc"
-KEYCLOAK_ROLE_NS = "kc-role"
+KEYCLOAK_REALM_NS = "kc-realm"
+KEYCLOAK_CLIENT_NS = "kc-client"
+# Realm and client roles once shared one namespace; its names are refused, not guessed.
+LEGACY_ROLE_NS = "kc-role"
+MIGRATION_DOC = "docs/migration.md"
 
 
 @dataclass(frozen=True)
@@ -126,17 +130,19 @@ def keycloak_memberships(
             )
     for r in realm_roles:
         if isinstance(r, str) and r:
-            out.append(Membership(KEYCLOAK_ROLE_NS, (r,), source=r))
+            out.append(Membership(KEYCLOAK_REALM_NS, (r,), source=r))
     for client, roles in (client_roles or {}).items():
         for r in roles:
             if isinstance(r, str) and r:
-                out.append(Membership(KEYCLOAK_ROLE_NS, (client, r), source=f"{client}:{r}"))
+                out.append(Membership(KEYCLOAK_CLIENT_NS, (client, r), source=f"{client}:{r}"))
     return out
 
 
 def parse_rule(text: str, namespaces: Mapping[str, str] = DEFAULT_NAMESPACES) -> Rule:
     """A rule is an entitlement URN (authority ignored) or a group name, optionally ``:role=R``."""
     text = text.strip()
+    if text.startswith(LEGACY_ROLE_NS + ":"):
+        raise ValueError(legacy_role_message(text))
     if text.lower().startswith("urn:"):
         m = parse_entitlement(text, namespaces)
         if m is None:
@@ -146,6 +152,44 @@ def parse_rule(text: str, namespaces: Mapping[str, str] = DEFAULT_NAMESPACES) ->
     if sep:
         return Rule(head, role or None)
     return Rule(text)
+
+
+def legacy_role_replacements(text: str) -> list[str]:
+    """What a ``kc-role:`` name means now: client role first when it has a colon."""
+    rest = text.split(":", 1)[1]
+    if ":" in rest:
+        return [f"{KEYCLOAK_CLIENT_NS}:{rest}", f"{KEYCLOAK_REALM_NS}:{rest}"]
+    return [f"{KEYCLOAK_REALM_NS}:{rest}"]
+
+
+def legacy_role_message(text: str) -> str:
+    """What to write instead of a ``kc-role:`` name (realm and client roles are now apart)."""
+    new = legacy_role_replacements(text)
+    hint = repr(new[0])
+    if len(new) > 1:
+        client, role = text.split(":", 2)[1:]
+        hint += f" (role {role!r} of client {client!r}), or {new[1]!r} if it is a realm role"
+    return f"{text!r} uses the retired 'kc-role:' namespace; write {hint}. See {MIGRATION_DOC}."
+
+
+def written_namespaces(namespaces: Mapping[str, str] = DEFAULT_NAMESPACES) -> set[str]:
+    """The namespaces of the group names this parser writes (known in advance)."""
+    return {*namespaces.values(), KEYCLOAK_GROUP_NS, KEYCLOAK_REALM_NS, KEYCLOAK_CLIENT_NS}
+
+
+def rule_shape(text: str, namespaces: Mapping[str, str] = DEFAULT_NAMESPACES) -> str | None:
+    """Why ``text`` reads as an access rule (URN, ``:role=``, a namespaced group name whose
+    rule also admits sub-groups, ``kc-role:``), or None for a plain group name."""
+    if text.lower().startswith("urn:"):
+        return "an entitlement URN"
+    if ":role=" in text:
+        return "a rule with ':role='"
+    head = text.split(":", 1)[0]
+    if ":" in text and head == LEGACY_ROLE_NS:
+        return "a name in the retired 'kc-role:' namespace"
+    if ":" in text and head in written_namespaces(namespaces):
+        return f"a '{head}:' group name, which as a rule also admitted its sub-groups"
+    return None
 
 
 def parse_rules(

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import html
-import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from oauthenticator.oauth2 import (
-    OAuthCallbackHandler,
-    OAuthLoginHandler,
-    OAuthLogoutHandler,
-    _deserialize_state,
-    _serialize_state,
-)
+from oauthenticator.oauth2 import OAuthLogoutHandler
 from tornado import web
+
+from ..upstream.oauthenticator import NonceCallbackHandler, NonceLoginHandler
 
 if TYPE_CHECKING:
     from .access import Decision
@@ -76,33 +71,15 @@ def not_in_community(
     return LoginRefused(403, text, page, title=f"Not a member of the required {label}")
 
 
-class ImagineLoginHandler(OAuthLoginHandler):
-    """Like oauthenticator's, plus a nonce, and endpoints from discovery."""
+class ImagineLoginHandler(NonceLoginHandler):
+    """oauthenticator's login (state, PKCE) plus a nonce, with endpoints from discovery."""
 
     async def get(self) -> None:  # type: ignore[override]
-        auth: Any = self.authenticator
-        await auth.ensure_provider()
-        redirect_uri = auth.get_callback_url(self)
-        params = dict(auth.extra_authorize_params)
-        state_id = self._generate_state_id()
-        nonce = secrets.token_urlsafe(24)
-        state = {"state_id": state_id, "next_url": self._get_next_url(), "nonce": nonce}
-        if auth.enable_pkce:
-            verifier, challenge = self._generate_pkce_params()
-            state["code_verifier"] = verifier
-            params.update(code_challenge=challenge, code_challenge_method="S256")
-        self.set_state_cookie(_serialize_state(state))
-        params.update(state=_serialize_state({"state_id": state_id}), nonce=nonce)
-        self.authorize_redirect(
-            redirect_uri=redirect_uri,
-            client_id=auth.client_id,
-            scope=auth.scope,
-            extra_params=params,
-            response_type="code",
-        )
+        await self.authenticator.ensure_provider()  # type: ignore[attr-defined]
+        await self.run_upstream_get()
 
 
-class ImagineCallbackHandler(OAuthCallbackHandler):
+class ImagineCallbackHandler(NonceCallbackHandler):
     """Checks the RFC 9207 ``iss`` parameter on top of state, code and error."""
 
     def check_arguments(self) -> None:
@@ -115,10 +92,6 @@ class ImagineCallbackHandler(OAuthCallbackHandler):
                 f"The login response came from {iss}, not from {issuer}.",
                 title="Login refused",
             )
-
-    def nonce(self) -> str | None:
-        value = _deserialize_state(self.get_state_cookie()).get("nonce")
-        return value if isinstance(value, str) else None
 
 
 class ImagineLogoutHandler(OAuthLogoutHandler):

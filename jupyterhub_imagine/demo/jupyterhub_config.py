@@ -42,8 +42,8 @@ c.ImagineOAuthenticator.issuer = env["IMAGINE_DEMO_ISSUER"]
 c.ImagineOAuthenticator.client_id = env["IMAGINE_DEMO_CLIENT_ID"]
 c.ImagineOAuthenticator.client_secret = env["IMAGINE_DEMO_CLIENT_SECRET"]
 c.ImagineOAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
-c.ImagineOAuthenticator.allowed_groups = [vo]
-c.ImagineOAuthenticator.admin_groups = [f"{vo}:role=manager"]
+c.ImagineOAuthenticator.allowed_rules = [vo]
+c.ImagineOAuthenticator.admin_rules = [f"{vo}:role=manager"]
 # Check-in's preferred_username is not unique (production keeps the voperson_id default); the demo
 # has one provider, so short names make its URLs readable.
 c.ImagineOAuthenticator.username_claim = "preferred_username"

@@ -141,7 +141,7 @@ def checkin_hub(workdir: Path, **settings: Any) -> Iterator[tuple[Hub, OIDCProvi
         "issuer": op.issuer,
         "client_id": client.client_id,
         "client_secret": client.client_secret,
-        "allowed_groups": [f"egi:{VO}"],
+        "allowed_rules": [f"egi:{VO}"],
         **settings,
     }
     try:

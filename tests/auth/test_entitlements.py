@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from jupyterhub_imagine.auth.access import ClaimSources, Policy, decide, memberships_from_claims
+from jupyterhub_imagine.auth.access import (
+    ClaimSources,
+    Policy,
+    RuleSettings,
+    decide,
+    memberships_from_claims,
+    policy_from_config,
+)
 from jupyterhub_imagine.auth.entitlements import (
     Membership,
     Rule,
@@ -111,7 +118,8 @@ def test_rules_match_groups_subgroups_and_roles():
         ("urn:mace:egi.eu:group:vo.a:role=manager#aai.egi.eu", Rule("egi:vo.a", "manager")),
         ("urn:mace:egi.eu:group:vo.a#other.authority", Rule("egi:vo.a")),
         ("kc:imagine/gpu", Rule("kc:imagine/gpu")),
-        ("kc-role:jupyterhub:admin", Rule("kc-role:jupyterhub:admin")),
+        ("kc-client:jupyterhub:admin", Rule("kc-client:jupyterhub:admin")),
+        ("kc-realm:gpu-user", Rule("kc-realm:gpu-user")),
     ],
 )
 def test_parse_rule(text: str, rule: Rule):
@@ -127,8 +135,8 @@ def test_keycloak_memberships():
     ms = keycloak_memberships(["/imagine/gpu", "/"], ["gpu-user"], {"jupyterhub": ["admin"]})
     assert [m.group for m in ms] == [
         "kc:imagine/gpu",
-        "kc-role:gpu-user",
-        "kc-role:jupyterhub:admin",
+        "kc-realm:gpu-user",
+        "kc-client:jupyterhub:admin",
     ]
     assert Rule("kc:imagine").matches(ms[0])
     assert not Rule("kc:imagine").matches(Membership("kc", ("imagined",), sep="/"))
@@ -176,13 +184,81 @@ def test_keycloak_roles_from_the_access_token_when_missing_in_userinfo():
     }
     ms, raw = memberships_from_claims(userinfo, access, src)
     assert sorted(m.group for m in ms) == [
-        "kc-role:gpu-user",
-        "kc-role:jupyterhub:admin",
+        "kc-client:jupyterhub:admin",
+        "kc-realm:gpu-user",
         "kc:imagine",
     ]
     assert raw == []
 
 
-def test_no_allowed_groups_means_no_group_decision():
+def test_no_allowed_rules_means_no_group_decision():
     d = decide(Policy.from_config([], [], {}), [], [])
     assert d.allowed is None
+
+
+def test_realm_and_client_roles_no_longer_share_a_name():
+    """A realm role named ``jupyterhub:admin`` is not role ``admin`` of client ``jupyterhub``."""
+    realm = keycloak_memberships(realm_roles=["jupyterhub:admin"])[0]
+    client = keycloak_memberships(client_roles={"jupyterhub": ["admin"]})[0]
+    assert realm.group == "kc-realm:jupyterhub:admin"
+    assert client.group == "kc-client:jupyterhub:admin"
+    assert not parse_rule("kc-client:jupyterhub:admin").matches(realm)
+    assert parse_rule("kc-client:jupyterhub").matches(client)  # any role of the client
+
+
+@pytest.mark.parametrize(
+    ("text", "advice"),
+    [
+        ("kc-role:gpu-user", "write 'kc-realm:gpu-user'"),
+        ("kc-role:jupyterhub:admin", "write 'kc-client:jupyterhub:admin'"),
+    ],
+    ids=["realm-role", "client-role"],
+)
+def test_the_retired_kc_role_namespace_is_refused_with_advice(text: str, advice: str):
+    with pytest.raises(ValueError, match="retired 'kc-role:' namespace") as e:
+        parse_rule(text)
+    assert advice in str(e.value) and "docs/migration.md" in str(e.value)
+
+
+RULE_SHAPED = [
+    ("allowed_groups", "urn:mace:egi.eu:group:vo.a#aai.egi.eu", "an entitlement URN"),
+    ("admin_groups", "egi:vo.a:role=manager", "':role='"),
+    ("allowed_groups", "kc:imagine:role=member", "':role='"),
+    ("allowed_groups", "egi:vo.a", "also admitted its sub-groups"),
+    ("admin_groups", "kc-client:jupyterhub:admin", "also admitted its sub-groups"),
+    ("allowed_groups", "kc-role:imagine-user", "'kc-realm:imagine-user'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "name", "why"), RULE_SHAPED, ids=[f"{s}-{n}" for s, n, _ in RULE_SHAPED]
+)
+def test_rules_in_upstream_group_settings_stop_the_hub(setting: str, name: str, why: str):
+    settings = RuleSettings([], [], {}, **{setting: [name]})  # type: ignore[arg-type]
+    policy, problems = policy_from_config(settings)
+    assert policy is None and len(problems) == 1
+    rules = setting.replace("_groups", "_rules")
+    assert problems[0].startswith(f"ImagineOAuthenticator.{setting}: {name!r}")
+    assert why in problems[0]
+    assert f"ImagineOAuthenticator.{rules}" in problems[0] and "docs/migration.md" in problems[0]
+
+
+def test_plain_group_names_keep_oauthenticators_meaning():
+    settings = RuleSettings(["egi:vo.a"], [], {}, ["staff", "example.org:team"], ["admins"])
+    policy, problems = policy_from_config(settings)
+    assert problems == [] and policy is not None
+    assert [str(r) for r in policy.allowed] == ["egi:vo.a"]  # the plain names are no rules
+
+
+@pytest.mark.parametrize(
+    ("settings", "where"),
+    [
+        (RuleSettings(["kc-role:a"], [], {}), "ImagineOAuthenticator.allowed_rules"),
+        (RuleSettings([], ["urn:example:x"], {}), "ImagineOAuthenticator.admin_rules"),
+        (RuleSettings([], [], {"gpu": ["kc-role:a:b"]}), "ImagineOAuthenticator.capabilities"),
+    ],
+    ids=["allowed_rules", "admin_rules", "capabilities"],
+)
+def test_bad_rules_name_their_setting(settings: RuleSettings, where: str):
+    policy, problems = policy_from_config(settings)
+    assert policy is None and problems[0].startswith(where)

@@ -16,8 +16,8 @@ from tests.support.oidc import OIDCClient, OIDCProvider, scripted_login
 
 VO = "vo.imagine.example"
 POLICY = {
-    "allowed_groups": [f"egi:{VO}"],
-    "admin_groups": [f"urn:mace:egi.eu:group:{VO}:role=manager#aai.egi.eu"],
+    "allowed_rules": [f"egi:{VO}"],
+    "admin_rules": [f"urn:mace:egi.eu:group:{VO}:role=manager#aai.egi.eu"],
     "capabilities": {"gpu": [f"egi:{VO}:gpu"]},
     "enrollment_url": "https://enrol.example.org/vo.imagine.example",
 }
@@ -247,3 +247,71 @@ def test_rp_logout_can_be_turned_off(
     r = s.get(f"{hub.url}/hub/logout", allow_redirects=False)
     assert not r.headers.get("location", "").startswith(op.issuer)
     assert s.get(f"{hub.url}/hub/home", allow_redirects=False).status_code == 302
+
+
+OLD_SETTINGS = [
+    (
+        {"allowed_groups": [f"egi:{VO}"]},
+        f"ImagineOAuthenticator.allowed_groups: 'egi:{VO}' is a 'egi:' group name",
+        f"move it to ImagineOAuthenticator.allowed_rules as 'egi:{VO}'",
+    ),
+    (
+        {"admin_groups": [f"urn:mace:egi.eu:group:{VO}:role=manager#aai.egi.eu"]},
+        "ImagineOAuthenticator.admin_groups: 'urn:mace:egi.eu:group:",
+        "move it to ImagineOAuthenticator.admin_rules",
+    ),
+    (
+        {"capabilities": {"gpu": ["kc-role:gpu-user"]}},
+        "ImagineOAuthenticator.capabilities['gpu']: 'kc-role:gpu-user' uses the retired",
+        "write 'kc-realm:gpu-user'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "names", "advice"), OLD_SETTINGS, ids=["allowed_groups", "admin_groups", "kc-role"]
+)
+def test_an_old_rule_setting_stops_the_hub_saying_what_to_write(
+    hub_factory: Callable[..., Hub], old: dict[str, Any], names: str, advice: str
+):
+    settings = {"issuer": "http://127.0.0.1:9/auth/realms/egi", "client_id": "x"}
+    hub = hub_factory({**settings, "client_secret": "y", **old})
+    hub.start(wait=False)
+    assert hub.wait_exit(60) != 0
+    assert names in hub.log and advice in hub.log
+    assert "docs/migration.md" in hub.log
+    assert "Traceback" not in hub.log
+
+
+def test_allowed_and_admin_groups_keep_oauthenticators_exact_names(
+    hub_factory: Callable[..., Hub], oidc_provider_factory: Callable[..., OIDCProvider]
+):
+    """Plain names in upstream's settings match the hub group of that exact name (here from an
+    entitlement in a namespace the authenticator does not know in advance), not sub-groups."""
+    hub = hub_factory({})
+    client = OIDCClient("jupyterhub", "hub-secret", [f"{hub.url}/hub/oauth_callback"])
+    op = oidc_provider_factory(shape="checkin", clients=[client])
+    hub.authenticator = {
+        "issuer": op.issuer,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        **POLICY,
+        "allowed_groups": ["example.org:staff"],
+        "admin_groups": ["example.org:staff"],
+    }
+    # oauthenticator's documented hook runs too (async allowed)
+    hub.extra_config = (
+        "async def hook(authenticator, auth_state):\n"
+        "    return {**auth_state, 'hooked': authenticator.client_id}\n"
+        "c.ImagineOAuthenticator.modify_auth_state_hook = hook\n"
+    )
+    hub.start()
+    sub_group = ["urn:geant:example.org:group:staff:sub#example.org"]
+    op.update_user("carol", claims={"eduperson_entitlement": sub_group})
+    assert scripted_login(requests.Session(), hub.url, "carol", "carol").status_code == 403
+    staff = ["urn:geant:example.org:group:staff#example.org"]
+    op.update_user("carol", claims={"eduperson_entitlement": staff})
+    assert scripted_login(requests.Session(), hub.url, "carol", "carol").status_code == 302
+    carol = hub.user("carol@egi.eu")
+    assert carol["groups"] == ["example.org:staff"] and carol["admin"] is True
+    assert carol["auth_state"]["hooked"] == "jupyterhub"

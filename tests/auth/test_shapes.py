@@ -48,9 +48,9 @@ def test_keycloak_groups_and_roles_from_the_access_token(start: Callable[..., An
         "keycloak",
         {
             "preset": "keycloak",
-            "allowed_groups": ["kc:imagine"],
-            "admin_groups": ["kc-role:jupyterhub:admin"],
-            "capabilities": {"gpu": ["kc-role:gpu-user"]},
+            "allowed_rules": ["kc:imagine"],
+            "admin_rules": ["kc-client:jupyterhub:admin"],
+            "capabilities": {"gpu": ["kc-realm:gpu-user"]},
         },
     )
     assert "/realms/imagine" in op.issuer
@@ -59,9 +59,9 @@ def test_keycloak_groups_and_roles_from_the_access_token(start: Callable[..., An
     assert alice["admin"] is True
     assert alice["auth_state"]["imagine"]["capabilities"] == ["gpu"]
     assert sorted(alice["groups"]) == [
-        "kc-role:gpu-user",
-        "kc-role:imagine-user",
-        "kc-role:jupyterhub:admin",
+        "kc-client:jupyterhub:admin",
+        "kc-realm:gpu-user",
+        "kc-realm:imagine-user",
         "kc:imagine",
         "kc:imagine/admins",
         "kc:imagine/gpu",
@@ -79,7 +79,7 @@ def test_umbrellaid_entitlements(start: Callable[..., Any]):
         "umbrellaid",
         {
             "preset": "umbrellaid",
-            "allowed_groups": ["umbrellaid:umbrellaid:imagine"],
+            "allowed_rules": ["umbrellaid:umbrellaid:imagine"],
             "capabilities": {"gpu": ["umbrellaid:umbrellaid:imagine:gpu"]},
         },
     )
@@ -107,7 +107,7 @@ def test_refresh_follows_membership(start: Callable[..., Any]):
     hub, op = start(
         "checkin",
         {
-            "allowed_groups": ["egi:vo.imagine.example"],
+            "allowed_rules": ["egi:vo.imagine.example"],
             "capabilities": {"gpu": ["egi:vo.imagine.example:gpu"]},
             "auth_refresh_age": 1,
         },
@@ -133,13 +133,15 @@ def test_refresh_follows_membership(start: Callable[..., Any]):
 
 
 def test_a_keycloak_group_named_like_a_rule_is_refused(start: Callable[..., Any]):
-    """`allowed_groups` holds rules; a group whose *name* equals a rule string is no member of
-    the rule's group (oauthenticator's plain-name check used to let it in)."""
+    """`allowed_rules` holds rules; a group whose *name* equals a rule string is no member of
+    the rule's group (oauthenticator's plain-name check, when `allowed_groups` held the rules,
+    used to let it in)."""
     users = load_users("keycloak")
     carol = next(u for u in users if u["username"] == "carol")
     carol["claims"]["groups"] = ["/imagine:role=member"]  # becomes kc:imagine:role=member
     hub, _ = start(
-        "keycloak", {"preset": "keycloak", "allowed_groups": ["kc:imagine:role=member"]},
+        "keycloak",
+        {"preset": "keycloak", "allowed_rules": ["kc:imagine:role=member"]},
         users=users,
     )
     r = scripted_login(requests.Session(), hub.url, "carol", "carol")

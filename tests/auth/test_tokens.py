@@ -91,7 +91,10 @@ def test_issuer_mismatch_names_the_setting():
         check_metadata(ISS, {"issuer": ISS + "/", "authorization_endpoint": "a"})
 
 
+@pytest.mark.fake
+@pytest.mark.asyncio
 async def test_unknown_kid_refetch_is_rate_limited():
+    """With a FAKE fetch and an injected clock (the real provider: test_discovery.py)."""
     calls: list[str] = []
     now = [0.0]
     metadata = {
@@ -101,7 +104,7 @@ async def test_unknown_kid_refetch_is_rate_limited():
         "jwks_uri": "https://op.example/certs",
     }
 
-    async def fetch(url: str) -> Any:
+    async def fetch(url: str) -> Any:  # FAKE provider
         calls.append(url)
         return metadata if url.endswith("openid-configuration") else {"keys": [JWK]}
 

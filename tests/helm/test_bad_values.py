@@ -162,6 +162,23 @@ CHECK_CASES = {
         {"jupyterhub": {"hub": {"config": {"ImagineOAuthenticator": {"client_id": ""}}}}},
         "jupyterhub.hub.config.ImagineOAuthenticator.client_id is required",
     ),
+    "a rule in admin_groups": (
+        {"jupyterhub": {"hub": {"config": {"ImagineOAuthenticator": {"admin_groups": ["kc:x"]}}}}},
+        "ImagineOAuthenticator.admin_groups: \"kc:x\" is a rule; admin_groups keeps "
+        "oauthenticator's meaning (exact hub group names): move it to admin_rules",
+    ),
+    "kc-role in capabilities": (
+        {
+            "jupyterhub": {
+                "hub": {
+                    "config": {
+                        "ImagineOAuthenticator": {"capabilities": {"gpu": ["kc-role:gpu-user"]}}
+                    }
+                }
+            }
+        },
+        '"kc-role:gpu-user" uses the retired kc-role: namespace; write kc-realm:<role>',
+    ),
     "two cullers": (
         {"jupyterhub": {"cull": {"enabled": True}}},
         "jupyterhub.cull.enabled must be false",

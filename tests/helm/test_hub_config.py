@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -116,13 +117,14 @@ def test_hub_builds_our_authenticator_from_the_chart(
         app = JupyterHub.instance(config=hub.config)
         assert app.authenticator_class is ImagineOAuthenticator  # "imagine", an entry point
         assert app.spawner_class is ImagineKubeSpawner
-        auth = app.authenticator_class(parent=app)  # as the hub does; discovery runs here
+        auth = app.authenticator_class(parent=app)  # as the hub does
+        asyncio.run(auth.ensure_provider())  # discovery (at start-up, in the hub's loop)
 
     expected = load_example(example)["jupyterhub"]["hub"]["config"]["ImagineOAuthenticator"]
     assert auth.preset == expected["preset"]
     assert auth.client_id == expected["client_id"]
     assert auth.client_secret == CLIENT_SECRET  # from the existing Secret, via $OAUTH_CLIENT_SECRET
-    assert auth.allowed_groups == set(expected["allowed_groups"])
+    assert auth.allowed_rules == expected["allowed_rules"]
     assert auth.capabilities == expected["capabilities"]
     assert auth.enable_auth_state and auth.manage_groups
     # discovery filled the endpoints from the provider

@@ -104,6 +104,7 @@
 {{- if not ($config.ImagineOAuthenticator | default dict).client_id }}
 {{- include "imagine.fail" "jupyterhub.hub.config.ImagineOAuthenticator.client_id is required: the OAuth client id registered at your identity provider." }}
 {{- end }}
+{{- include "imagine.checks.authRules" ($config.ImagineOAuthenticator | default dict) }}
 {{- end }}
 {{- if and (.cull | default dict).enabled (hasKey ($hub.services | default dict) "imagine-culler") }}
 {{- include "imagine.fail" "jupyterhub.cull.enabled must be false: the imagine-culler service (jupyterhub.hub.services.imagine-culler) already culls servers without GPUs with jupyterhub-idle-culler's loop; two cullers would race." }}
@@ -114,6 +115,29 @@
 {{- $profiles = ($config.ImagineKubeSpawner | default dict).profile_list | default $profiles }}
 {{- if not $profiles }}
 {{- include "imagine.fail" "jupyterhub.singleuser.profileList is empty: ImagineKubeSpawner starts servers from profiles only; list at least one (see helm/examples/)." }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* Rules written in oauthenticator's settings, or in the retired kc-role: namespace (the hub
+  refuses them at start-up too, with the full advice; docs/migration.md). */}}
+{{- define "imagine.checks.authRules" -}}
+{{- $auth := . }}
+{{- range $setting := list "allowed_groups" "admin_groups" }}
+{{- range $name := (index $auth $setting) | default list }}
+{{- $n := toString $name }}
+{{- if or (hasPrefix "urn:" (lower $n)) (contains ":role=" $n) (regexMatch "^(egi|eduteams|umbrellaid|kc|kc-realm|kc-client|kc-role):" $n) }}
+{{- include "imagine.fail" (printf "jupyterhub.hub.config.ImagineOAuthenticator.%s: %q is a rule; %s keeps oauthenticator's meaning (exact hub group names): move it to %s (docs/migration.md)." $setting $n $setting (replace "_groups" "_rules" $setting)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $rules := concat ($auth.allowed_rules | default list) ($auth.admin_rules | default list) }}
+{{- range $caps := values ($auth.capabilities | default dict) }}
+{{- $rules = concat $rules ($caps | default list) }}
+{{- end }}
+{{- range $rules }}
+{{- if hasPrefix "kc-role:" (toString .) }}
+{{- include "imagine.fail" (printf "jupyterhub.hub.config.ImagineOAuthenticator: %q uses the retired kc-role: namespace; write kc-realm:<role> for a realm role or kc-client:<client>:<role> for a client role (docs/migration.md)." (toString .)) }}
 {{- end }}
 {{- end }}
 {{- end }}
