@@ -21,13 +21,29 @@ def spawner_config_problems(config: Config, spawner_class: Any) -> list[str]:
         return _kube_problems(config, spawner_class)
     problems = _limit_problems(config, spawner_class.__name__)
     try:
-        spawner_class(config=config).static_profiles()
+        profiles = spawner_class(config=config).static_profiles()
     except ProfileConfigError as exc:
         problems.append(f"{spawner_class.__name__}.{exc}")
-    return problems
+        return problems
+    return problems + _retired_requires(spawner_class.__name__, profiles)
+
+
+def _retired_requires(name: str, profiles: Any) -> list[str]:
+    """Profiles that require a group in the retired ``kc-role:`` namespace, which nobody has
+    any more (docs/migration.md): refused at start-up rather than failing closed silently."""
+    from .auth.entitlements import LEGACY_ROLE_NS, legacy_role_message
+
+    return [
+        f"{name}.profile_list ({p.slug}): requires {legacy_role_message(r)}"
+        for p in profiles
+        for r in p.requires
+        if r.split(":", 1)[0] == LEGACY_ROLE_NS
+    ]
 
 
 def _limit_problems(config: Config, name: str) -> list[str]:
+    from .auth.entitlements import LEGACY_ROLE_NS, legacy_role_message
+
     section = config.get(name, {})
     problems = []
     for trait in _LIMITS:
@@ -38,6 +54,8 @@ def _limit_problems(config: Config, name: str) -> list[str]:
         for group, value in (section.get(trait) or {}).items():
             if isinstance(value, int) and value < 0:
                 problems.append(f"{name}.{trait}[{group!r}] must be 0 or more, not {value}")
+            if str(group).split(":", 1)[0] == LEGACY_ROLE_NS:
+                problems.append(f"{name}.{trait}: {legacy_role_message(str(group))}")
     return problems
 
 
@@ -58,6 +76,7 @@ def _kube_problems(config: Config, spawner_class: Any) -> list[str]:
     except ProfileConfigError as exc:
         problems.append(f"ImagineKubeSpawner.{exc}")
         return problems
+    problems += _retired_requires("ImagineKubeSpawner", profiles)
     label = config.get("ImagineKubeSpawner", {}).get(
         "gpu_product_label", spawner_class.gpu_product_label.default_value
     )

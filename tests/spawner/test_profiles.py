@@ -232,3 +232,32 @@ def test_launch_link_options_take_plain_option_names():
     with pytest.raises(pm.BadSpawnOptions, match="no option"):
         pm.select(pm.parse_profiles(PROFILES), pm.options_from_query({"profile": ["cpu"],
                                                                       "image": ["x"]}), set())
+
+
+@pytest.mark.parametrize("spawner", ["kube", "local"])
+def test_startup_refuses_retired_kc_role_groups(spawner):
+    """Profiles and group quotas naming a ``kc-role:`` group (nobody has one since realm and
+    client roles got their own namespaces) stop the hub instead of failing closed silently."""
+    from traitlets.config import Config
+
+    from jupyterhub_imagine.spawner.kube import ImagineKubeSpawner
+    from jupyterhub_imagine.spawner.local import ImagineLocalSpawner
+    from jupyterhub_imagine.startup import spawner_config_problems
+
+    cls = ImagineKubeSpawner if spawner == "kube" else ImagineLocalSpawner
+    c = Config()
+    section = c[cls.__name__]
+    section.gpu_quota_per_group_total = {"kc-role:gpu-user": 2, "kc-realm:gpu-user": 2}
+    section.profile_list = [
+        {"display_name": "CPU", "slug": "cpu"},
+        {"display_name": "GPU", "slug": "gpu", "requires": ["kc-role:jupyterhub:gpu"]},
+    ]
+    problems = spawner_config_problems(c, cls)
+    assert len(problems) == 2, problems
+    assert "gpu_quota_per_group_total" in problems[0]
+    assert "'kc-realm:gpu-user'" in problems[0] and "migration" in problems[0]
+    assert "profile_list (gpu)" in problems[1]
+    assert "'kc-client:jupyterhub:gpu'" in problems[1]
+    section.gpu_quota_per_group_total = {"kc-realm:gpu-user": 2}
+    section.profile_list = [{"display_name": "GPU", "slug": "gpu", "requires": ["kc-realm:x"]}]
+    assert spawner_config_problems(c, cls) == []
