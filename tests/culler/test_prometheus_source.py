@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyterhub_imagine.culler.hub import HubServer
-from jupyterhub_imagine.culler.sources import MetricSpec, PrometheusSource, kubespawner_pod_name
+from jupyterhub_imagine.culler.hub import HubError, HubServer
+from jupyterhub_imagine.culler.sources import (
+    ActivitySourceError,
+    MetricSpec,
+    PrometheusError,
+    PrometheusSource,
+    kubespawner_pod_name,
+)
 
 from .hub_fixture import free_port
 
@@ -183,3 +189,25 @@ def test_exported_pod_labels_and_missing_prometheus(exporter: Exporter, promethe
     down = PrometheusSource(f"http://127.0.0.1:{free_port()}", window=30)
     reading = asyncio.run(down.read(users, time.time()))[("erin", "")]
     assert reading.utilization is None and reading.error
+
+
+def test_a_refused_query_is_a_prometheus_error_and_reads_as_unknown(prometheus: str) -> None:
+    bad = PrometheusSource(prometheus, window=30, metrics=[MetricSpec("no such-metric", 1.0)])
+    with pytest.raises(PrometheusError, match="answered 400: bad_data: .*parse error") as err:
+        asyncio.run(bad.fetch())
+    # a source failure, not the hub's: the cycle's "hub unavailable" path must not catch it
+    assert isinstance(err.value, ActivitySourceError) and not isinstance(err.value, HubError)
+    reading = asyncio.run(bad.read([server("frank")], time.time()))[("frank", "")]
+    assert reading.holds_gpu is None and reading.utilization is None
+    assert "parse error" in reading.error
+
+    down = PrometheusSource(f"http://127.0.0.1:{free_port()}", window=30)
+    with pytest.raises(PrometheusError, match="cannot reach Prometheus"):
+        asyncio.run(down.fetch())
+
+
+def test_a_namespace_with_quotes_stays_one_promql_string(prometheus: str) -> None:
+    source = PrometheusSource(prometheus, window=30, namespace='jhub"} or vector(1) or {x="')
+    assert 'namespace="jhub\\"} or vector(1) or {x=\\""' in source.query()
+    # Prometheus reads it as one (unknown) namespace: a valid query matching nothing
+    assert asyncio.run(source.fetch()) == []
