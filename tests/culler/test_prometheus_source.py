@@ -79,6 +79,7 @@ def exporter() -> Iterator[Exporter]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield state
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="module")
