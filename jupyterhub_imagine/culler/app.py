@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from traitlets import Unicode, default
 from traitlets.config import Application
 
-from .classic import ClassicCulling, key_of
+from .classic import ClassicCulling
 from .decide import (
     Action,
     Decision,
@@ -239,20 +239,18 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
         known = self.store.load_running()
         servers, candidates, readings = await self.list_and_read(known, now)
         report.servers = len(servers)
-        listed = {key_of(s) for s in servers}
+        keys = [ServerKey.of(s) for s in servers]
+        listed = set(keys)
         revived = self.store.load_ended(listed - set(known))
         for key in revived:
             self.log.info("%s: listed again after it was taken as ended", key.log_name)
-        records = {
-            key_of(s): known.get(key_of(s)) or revived.get(key_of(s)) or ServerRecord(key_of(s))
-            for s in servers
-        }
+        records = {k: known.get(k) or revived.get(k) or ServerRecord(k) for k in keys}
         for record in records.values():
             record.missing = 0
         gpu_servers = [
             s
             for s in candidates
-            if self.classify(s, records[key_of(s)], readings.get(server_id(s), UNKNOWN))
+            if self.classify(s, records[ServerKey.of(s)], readings.get(server_id(s), UNKNOWN))
         ]
         report.gpu_servers = len(gpu_servers)
         self.gpu_full_names = {s.log_name for s in gpu_servers}
@@ -264,7 +262,7 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
         self.warnings = self.pending_warnings(gpu_servers, records)
         if self.cull_cpu_servers:
             stops = await self.cull_cpu(servers)
-            self.store.record_events(stops)
+            self.store.record_events(stops)  # a second write, only when it stopped any
             for _, _, action, reason in stops:
                 self.metrics.count_event(action, reason)
 
@@ -308,7 +306,7 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
         try:
             async for page in self.hub.ready_server_pages():
                 servers += page
-                mine = [s for s in page if self.is_candidate(s, known.get(key_of(s)))]
+                mine = [s for s in page if self.is_candidate(s, known.get(ServerKey.of(s)))]
                 candidates += mine
                 if per_server and mine:
                     reads.append(asyncio.ensure_future(self.source.read(mine, now)))
@@ -330,7 +328,7 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
         settings = self.policy()
         out: dict[str, list[dict[str, Any]]] = {}
         for server in servers:
-            state = records[key_of(server)].state
+            state = records[ServerKey.of(server)].state
             payload = warning_payload(state, settings, "GPU idle")
             if payload is not None:
                 entry = {"server": server.name, "url": server.url, **payload.to_json()}
@@ -353,14 +351,14 @@ class IdleGPUCuller(ClassicCulling, CullerSettings, Application):
         need_presence = [
             s
             for s in servers
-            if records[key_of(s)].state.warned
+            if records[ServerKey.of(s)].state.warned
             and not readings.get(server_id(s), UNKNOWN).presence_known
         ]
         if need_presence:
             await self.with_presence(need_presence, readings, now)
         todo: list[tuple[HubServer, ServerRecord, Decision, Any]] = []
         for server in servers:
-            record = records[key_of(server)]
+            record = records[ServerKey.of(server)]
             reading = readings.get(server_id(server), UNKNOWN)
             decision = decide(record.state, self.observation(server, reading, now), settings)
             record.add_usage(decision.usage)

@@ -138,15 +138,11 @@ class ClassicCulling(Configurable):
         reason = "classic: inactive or too old (jupyterhub-idle-culler)"
         for server in stopped:
             self.log.info("%s: classic-stop: %s", server.log_name, reason)
-        return [(self.clock(), key_of(s), "classic-stop", reason) for s in stopped]
+        return [(self.clock(), ServerKey.of(s), "classic-stop", reason) for s in stopped]
 
     async def _still_running(self, server: HubServer) -> bool:
         try:
-            return bool(await self.hub.is_running(key_of(server)))
+            return bool(await self.hub.is_running(ServerKey.of(server)))
         except Exception as e:  # noqa: BLE001 - unknown: not recorded as stopped
             self.log.debug("%s: could not ask the hub: %s", server.log_name, e)
             return True
-
-
-def key_of(server: HubServer) -> ServerKey:
-    return ServerKey(server.user, server.name, server.started)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..contract import Activity, ContractError
-from .hub import HubError, HubServer, UserServerClient, http_client
+from .hub import HubServer, UserServerClient, http_client
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,25 @@ class GpuReading:
 
 
 UNKNOWN = GpuReading(holds_gpu=None, utilization=None)
+
+
+class ActivitySourceError(Exception):
+    """A GPU activity source gave no usable answer: GPU activity is unknown this cycle."""
+
+
+class PrometheusError(ActivitySourceError):
+    """Prometheus could not be reached, or refused or failed the query (its message kept)."""
+
+
+def prometheus_error_text(body: bytes | None) -> str:
+    """The ``error`` of a Prometheus API error answer, else the start of the body."""
+    try:
+        model = json.loads(body or b"")
+    except ValueError:
+        return (body or b"").decode("utf-8", "replace")[:200]
+    if isinstance(model, dict) and model.get("error"):
+        return f"{model.get('errorType', 'error')}: {model['error']}"[:500]
+    return str(model)[:200]
 
 
 class ActivitySource(Protocol):
@@ -114,7 +133,9 @@ class PrometheusSource:
     http = property(lambda self: http_client(self._http))
 
     def _selector(self, metric: MetricSpec) -> str:
-        matcher = f'{{{self.namespace_label}="{self.namespace}"}}' if self.namespace else ""
+        # a JSON string is a valid PromQL string literal: quotes in the namespace stay quoted
+        value = json.dumps(self.namespace)
+        matcher = f"{{{self.namespace_label}={value}}}" if self.namespace else ""
         return f"max_over_time({metric.name}{matcher}[{int(self.window)}s])"
 
     def query(self) -> str:
@@ -137,11 +158,22 @@ class PrometheusSource:
         return f"({util}) or ({count})"
 
     async def fetch(self) -> list[dict[str, Any]]:
+        """The query's series; PrometheusError when there is no usable answer."""
         url = f"{self.url}/api/v1/query?" + urlencode({"query": self.query()})
-        resp = await self.http.fetch(HTTPRequest(url, request_timeout=self.request_timeout))
-        model = json.loads(resp.body)
-        if model.get("status") != "success":
-            raise HubError(f"Prometheus query failed: {model.get('error', model)}")
+        try:
+            resp = await self.http.fetch(HTTPRequest(url, request_timeout=self.request_timeout))
+        except HTTPClientError as e:
+            body = e.response.body if e.response is not None else None
+            detail = prometheus_error_text(body) if body else str(e)
+            raise PrometheusError(f"Prometheus answered {e.code}: {detail}") from e
+        except OSError as e:
+            raise PrometheusError(f"cannot reach Prometheus: {e}") from e
+        try:
+            model = json.loads(resp.body)
+        except ValueError as e:
+            raise PrometheusError(f"Prometheus answered with something not JSON: {e}") from e
+        if not isinstance(model, dict) or model.get("status") != "success":
+            raise PrometheusError(f"Prometheus query failed: {prometheus_error_text(resp.body)}")
         return model["data"]["result"]  # type: ignore[no-any-return]
 
     async def read(self, servers: Sequence[HubServer], now: float) -> dict[ServerId, GpuReading]:

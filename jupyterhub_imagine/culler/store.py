@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .decide import ServerState, Usage
+
+if TYPE_CHECKING:
+    from .hub import HubServer
 
 metadata = sa.MetaData()
 
@@ -65,6 +68,11 @@ class ServerKey:
     user: str
     server: str
     started: str
+
+    @classmethod
+    def of(cls, server: HubServer) -> ServerKey:
+        """The key of a server instance as the hub lists it."""
+        return cls(server.user, server.name, server.started)
 
     @property
     def log_name(self) -> str:
@@ -151,7 +159,8 @@ def add_missing_columns(engine: sa.Engine, table: sa.Table) -> None:
 
 
 class CullerStore:
-    """Small synchronous store: each cycle's saves, ends and events in one transaction.
+    """Small synchronous store: a cycle's saves, ends and events in one write transaction
+    (none when nothing changed); the classic loop's stops, when there are any, in another.
 
     Rows are upserted, so a server instance seen again after it was taken as ended (a missed
     listing) is revived with its timers and accounting instead of inserted twice.
@@ -194,7 +203,8 @@ class CullerStore:
         reason: str = "no longer running",
         events: Iterable[Event] = (),
     ) -> None:
-        """One transaction: upsert changed records, mark ``ended`` ones, append ``events``."""
+        """One transaction: upsert changed records, mark ``ended`` ones, append ``events``
+        (no transaction at all when there is nothing to write)."""
         rows = []
         for rec in records:
             row = rec.row()
@@ -215,6 +225,8 @@ class CullerStore:
             }
             for ts, k, action, why in events
         ]
+        if not (rows or ended_rows or event_rows):
+            return
         with self.engine.begin() as conn:
             self._upsert(conn, rows)
             if ended_rows:

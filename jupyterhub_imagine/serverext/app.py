@@ -12,8 +12,8 @@ from traitlets.utils.importstring import import_item
 from .. import contract
 from ..gpu.nvml import GPUSampler, NVMLReader, load_nvml, visible_device_filter
 from ..gpu.shared import SharedGPUSampler
+from . import gpu, status
 from .base import NoRouteHandler
-from .handlers import GPUHandler, StatusHandler
 from .mounts.manager import ImagineMountManager
 from .software.catalog import ImagineSoftwareCatalog
 
@@ -128,14 +128,14 @@ class ImagineServerExtension(ExtensionApp):
         self._init_software()
 
     def _init_culling(self) -> None:
-        from . import culling
+        from .culling.state import CullingState
 
-        self.settings["imagine_culling"] = culling.CullingState(
+        self.settings["imagine_culling"] = CullingState(
             culler_services=tuple(self.culler_services),
             sample_every=self.culling_sample_every,
             clock=import_item(self.clock),
         )
-        from .presence import ServerPresence  # execute requests and saves from any client
+        from .culling.presence import ServerPresence  # execute, save, terminal: any client
 
         ServerPresence(self.settings["imagine_culling"]).attach(self.serverapp)
 
@@ -156,13 +156,15 @@ class ImagineServerExtension(ExtensionApp):
         self.settings["imagine_server_info"]["features"].append("software")
 
     def initialize_handlers(self) -> None:
-        from . import culling, mounts_handlers, software_handlers
-        from .gitshare import handlers as gitshare_handlers
+        from .culling import handlers as culling
+        from .gitshare import handlers as gitshare
+        from .mounts import handlers as mounts
+        from .software import handlers as software
 
-        routes: list[tuple[str, Any]] = [("status", StatusHandler), ("gpu", GPUHandler)]
+        routes: list[tuple[str, Any]] = [*status.handlers, *gpu.handlers]
         routes += list(culling.handlers)
-        routes += list(mounts_handlers.handlers) + list(software_handlers.handlers)
-        routes += list(gitshare_handlers.handlers)
+        routes += list(mounts.handlers) + list(software.handlers)
+        routes += list(gitshare.handlers)
         self.handlers.extend((rf"/{API_PREFIX}/{suffix}", handler) for suffix, handler in routes)
         # last: anything else under the prefix answers a JSON 404, not the server's HTML page
         self.handlers.append((rf"/{API_PREFIX}(?:/.*)?", NoRouteHandler))

@@ -173,13 +173,13 @@ def start_hub(root: Path, users: list[str]) -> RealHub:
     (root / "gpu").mkdir()
     service_port = free_port()
     config, hub_port, proxy_port = write_config(root, users, service_port)
-    log = open(root / "hub.log", "wb")  # noqa: SIM115 - lives as long as the hub
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(root / "hub.log", "wb") as log:  # the hub keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     hub = RealHub(
         root=root,
         api_url=f"http://127.0.0.1:{hub_port}/hub/api",

@@ -22,12 +22,10 @@ HUB_IDENTITIES: dict[str, dict[str, Any]] = {
 class TokenMapIdentityProvider(IdentityProvider):
     """FAKE hub identities: fixed tokens to the models the hub would return."""
 
-    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
+    async def get_user_token(self, handler: Any) -> User | None:
+        # jupyter-server's own get_user then marks the request token-authenticated (no XSRF)
         model = HUB_IDENTITIES.get(self.get_token(handler) or "")
-        if model is None:
-            return None
-        handler._token_authenticated = True
-        return JupyterHubUser(model)
+        return None if model is None else JupyterHubUser(model)
 
 
 class FakeSampler:

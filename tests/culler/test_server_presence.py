@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jupyterhub_imagine.serverext.culling import CullingState
+from jupyterhub_imagine.serverext.culling.state import CullingState
 from tests.support import fake_nvml
 
 SESSION = uuid.uuid4().hex

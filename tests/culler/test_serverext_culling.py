@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyterhub_imagine.serverext.culling import CullingState
+from jupyterhub_imagine.serverext.culling.state import CullingState
+from tests.serverext.activity import last_activity
 
 from .hub_identity import FakeSampler
 
@@ -91,21 +92,22 @@ def test_unauthenticated_is_rejected(jp_fetch: Any, run: Any) -> None:
 
 
 def test_activity_reports_gpu_presence_and_does_not_track_activity(
-    jp_fetch: Any, jp_serverapp: Any, state: CullingState, run: Any
+    jp_fetch: Any, state: CullingState, run: Any
 ) -> None:
     async def scenario() -> None:
-        settings = jp_serverapp.web_app.settings
-        settings.pop("api_last_activity", None)
+        before = await last_activity(jp_fetch, ALICE)
         model = await call(jp_fetch, "activity", CULLER)
         assert model["gpu"]["gpus"][0]["utilization"] == 42.0
         assert "warning" not in model["gpu"]
         assert model["last_presence"] is None and model["keep_requested_at"] is None
-        assert "api_last_activity" not in settings
+        assert await call(jp_fetch, "warning", ALICE) == {"warning": None}
+        await call(jp_fetch, "warning", CULLER, method="DELETE")  # the culler's writes neither
+        assert await last_activity(jp_fetch, ALICE) == before
 
         presence = await call(jp_fetch, "presence", ALICE, method="POST", body={"kind": "click"})
         assert presence["last_presence"] == pytest.approx(state.last_presence)
         # a real interaction is activity too
-        assert "api_last_activity" in settings
+        assert await last_activity(jp_fetch, ALICE) > before
         model = await call(jp_fetch, "activity", CULLER)
         assert model["last_presence"] == presence["last_presence"]
 

@@ -10,6 +10,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from tests.serverext import cvmfs_tree
+from tests.serverext.activity import last_activity
 
 P = ("jupyterhub-imagine", "api")
 WRITES = [
@@ -91,12 +92,11 @@ async def test_cookie_sessions_need_the_xsrf_token_for_writes(
     assert await _code(jp_fetch, "POST", "software/kernels", body, headers=with_xsrf) == 201
 
 
-async def test_reads_are_polls_and_writes_are_activity(jp_fetch: Any, jp_serverapp: Any) -> None:
-    settings = jp_serverapp.web_app.settings
-    settings.pop("api_last_activity", None)
+async def test_reads_are_polls_and_writes_are_activity(jp_fetch: Any) -> None:
+    before = await last_activity(jp_fetch)
     for path in READS:
         await _code(jp_fetch, "GET", path, None)
-    assert "api_last_activity" not in settings
+    assert await last_activity(jp_fetch) == before
     body = json.dumps({"kind": "stack", "id": cvmfs_tree.EESSI_STACK})
     assert await _code(jp_fetch, "POST", "software/kernels", body) == 201
-    assert "api_last_activity" in settings
+    assert await last_activity(jp_fetch) > before

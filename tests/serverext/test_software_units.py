@@ -103,9 +103,12 @@ def test_pager_keeps_working_when_a_cursor_expired(tmp_path: Path) -> None:
     for i in range(25):
         (tmp_path / f"f{i:02d}").write_text("")
     pager = DirectoryPager(max_open=1)
-    first = pager.page(str(tmp_path), None, 10)
-    other = pager.page(str(tmp_path), None, 1)  # pushes the first cursor out
-    assert other["next_cursor"]
-    second = pager.page(str(tmp_path), first["next_cursor"], 100)
+    try:
+        first = pager.page(str(tmp_path), None, 10)
+        other = pager.page(str(tmp_path), None, 1)  # pushes the first cursor out
+        assert other["next_cursor"]
+        second = pager.page(str(tmp_path), first["next_cursor"], 100)
+    finally:
+        pager.close()  # the open cursor's directory handle
     names = [e["name"] for e in first["entries"] + second["entries"]]
     assert sorted(names) == [f"f{i:02d}" for i in range(25)] and second["next_cursor"] is None

@@ -8,13 +8,15 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ... import contract
-from ..base import ImagineAPIHandler
+from ..base import Activity, ImagineAPIHandler
 from ..validation import NotFound, UserError, check_relative_path
 from .probe import probe
 
 
 class ShareInfoHandler(ImagineAPIHandler):
     """Read-only, and opened by a person clicking Share: it counts as activity."""
+
+    activity = Activity.ALL
 
     def checked_path(self, root: str) -> str:
         values = self.request.query_arguments.get("path")

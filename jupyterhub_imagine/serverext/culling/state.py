@@ -1,41 +1,25 @@
-"""Server side of the idle-GPU culler contract: activity, presence, warning and "keep".
+"""Per-server record of the idle-GPU culler contract: presence, warning, "keep" and GPU peaks.
 
-The extension app stores one :class:`CullingState` in ``web_app.settings["imagine_culling"]``
-and mounts :data:`handlers` under ``/jupyterhub-imagine/api/``.
+No HTTP here: the extension app stores one :class:`CullingState` in
+``web_app.settings["imagine_culling"]``; ``handlers.py`` serves it and ``presence.py`` feeds it
+with what a person does through the server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
-from tornado import web
-
-from ..contract import (
-    PRESENCE_KINDS,
-    ROUTE_ACTIVITY,
-    ROUTE_KEEP,
-    ROUTE_PRESENCE,
-    ROUTE_WARNING,
-    Activity,
-    ContractError,
-    CullWarning,
-)
-from .validation import UserError, parse_json_body
+from ...contract import PRESENCE_KINDS, Activity, ContractError, CullWarning
 
 log = logging.getLogger(__name__)
 
-# presence the server itself sees (serverext/presence.py), from any client
+# presence the server itself sees (presence.py), from any client
 SERVER_PRESENCE_KINDS = frozenset({"execute", "save", "terminal"})
 SETTINGS_KEY = "imagine_culling"
-SAMPLER_KEY = "imagine_gpu_sampler"
-MAX_CULLING_BODY_BYTES = 4096  # a warning or a presence report is a few hundred bytes
 
 
 class CullingError(Exception):
@@ -258,125 +242,3 @@ class CullingState:
             keep_requested_at=self.keep_requested_at,
             warning=CullWarning.parse(warning) if warning is not None else None,
         ).to_json()
-
-
-class _CullingHandler(APIHandler):
-    auth_resource = "jupyterhub_imagine"
-
-    @property
-    def culling(self) -> CullingState:
-        state = self.settings.get(SETTINGS_KEY)
-        if state is None:
-            raise web.HTTPError(503, "The culling state is not set up on this server.")
-        return state  # type: ignore[no-any-return]
-
-    def json_body(self) -> Any:
-        """The body as JSON, its size and nesting depth bounded before it is parsed."""
-        try:
-            return parse_json_body(self.request.body, max_bytes=MAX_CULLING_BODY_BYTES)
-        except UserError as e:
-            raise web.HTTPError(e.status_code, e.message, reason=e.reason_code) from None
-
-    def reply(self, model: object) -> None:
-        self.finish(json.dumps(model))
-
-    def fail(self, error: CullingError) -> NoReturn:
-        raise web.HTTPError(error.status, error.message, reason=error.reason)
-
-
-class ActivityHandler(_CullingHandler):
-    """GET: GPU sample, last presence and keep answer for the culler service."""
-
-    # the culler polling must not look like user activity
-    _track_activity = False
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        sampler = self.settings.get(SAMPLER_KEY)
-        if sampler is None:
-            gpu: dict[str, Any] = {
-                "available": False,
-                "message": "No GPU sampler is configured on this server.",
-                "gpus": [],
-            }
-        else:
-            gpu = await sampler.sample()
-            self.culling.start_sampling(sampler)
-        self.reply(self.culling.activity_payload(gpu))
-
-
-class PresenceHandler(_CullingHandler):
-    """POST: the labextension reports a real interaction (key, click, focus)."""
-
-    # presence is a real interaction, so it also counts as activity (the proxy counts it anyway)
-
-    @web.authenticated
-    @authorized
-    def post(self) -> None:
-        body = self.json_body()
-        kind = body.get("kind") if isinstance(body, dict) else None
-        try:
-            when = self.culling.record_presence(kind)  # type: ignore[arg-type]
-        except CullingError as e:
-            self.fail(e)
-        self.reply({"last_presence": when})
-
-
-class WarningHandler(_CullingHandler):
-    """GET the pending warning; PUT/DELETE it (culler service only)."""
-
-    _track_activity = False
-
-    def _require_culler(self) -> None:
-        hub_user = getattr(self.current_user, "hub_user", None)
-        if not self.culling.may_set_warning(hub_user):
-            raise web.HTTPError(
-                403,
-                "Only the idle-GPU culler service may set or withdraw warnings.",
-                reason="not-culler",
-            )
-
-    @web.authenticated
-    @authorized
-    def get(self) -> None:
-        self.reply({"warning": self.culling.warning_payload()})
-
-    @web.authenticated
-    @authorized
-    def put(self) -> None:
-        self._require_culler()
-        try:
-            warning = self.culling.set_warning(self.json_body())
-        except CullingError as e:
-            self.fail(e)
-        self.reply({"warning": warning})
-
-    @web.authenticated
-    @authorized
-    def delete(self) -> None:
-        self._require_culler()
-        self.culling.clear_warning()
-        self.set_status(204)
-        self.finish()
-
-
-class KeepHandler(_CullingHandler):
-    """POST: the user answers "keep my GPU" to the pending warning."""
-
-    @web.authenticated
-    @authorized
-    def post(self) -> None:
-        try:
-            warning = self.culling.request_keep()
-        except CullingError as e:
-            self.fail(e)
-        self.reply({"warning": warning, "keep_requested_at": self.culling.keep_requested_at})
-
-
-handlers: list[tuple[str, type[APIHandler]]] = [
-    (ROUTE_ACTIVITY, ActivityHandler),
-    (ROUTE_PRESENCE, PresenceHandler),
-    (ROUTE_WARNING, WarningHandler),
-    (ROUTE_KEEP, KeepHandler),
-]

@@ -1,18 +1,18 @@
-"""REST handlers for /software."""
+"""REST handlers for /software (reads are polls, writes are activity)."""
 
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .handler_base import ImagineResourceHandler
-from .software.catalog import ImagineSoftwareCatalog
-from .validation import UserError, check_int_arg
+from ..base import ImagineAPIHandler
+from ..validation import UserError, check_int_arg
+from .catalog import ImagineSoftwareCatalog
 
 SETTINGS_KEY = "imagine_software"
 
 
-class _SoftwareBase(ImagineResourceHandler):
+class _SoftwareBase(ImagineAPIHandler):
     @property
     def catalog(self) -> ImagineSoftwareCatalog:
         catalog = self.settings.get(SETTINGS_KEY)
@@ -92,7 +92,7 @@ class KernelHandler(_SoftwareBase):
         self.finish()
 
 
-handlers: list[tuple[str, type[ImagineResourceHandler]]] = [
+handlers: list[tuple[str, type[ImagineAPIHandler]]] = [
     ("software", RepositoriesHandler),
     ("software/stacks", StacksHandler),
     ("software/modules", ModulesHandler),

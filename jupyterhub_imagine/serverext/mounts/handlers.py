@@ -1,4 +1,4 @@
-"""REST handlers for /mounts."""
+"""REST handlers for /mounts (reads are polls, writes are activity)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .handler_base import ImagineResourceHandler
-from .mounts.manager import ImagineMountManager
-from .mounts.spec import AUTH_KINDS, BACKENDS, WEBDAV_PRESETS
-from .validation import UserError, check_flag_arg
+from ..base import ImagineAPIHandler
+from ..validation import UserError, check_flag_arg
+from .manager import ImagineMountManager
+from .spec import AUTH_KINDS, BACKENDS, WEBDAV_PRESETS
 
 SETTINGS_KEY = "imagine_mounts"
 
@@ -21,7 +21,7 @@ BACKEND_INFO = {
 }
 
 
-class _MountsBase(ImagineResourceHandler):
+class _MountsBase(ImagineAPIHandler):
     @property
     def mounts(self) -> ImagineMountManager:
         manager = self.settings.get(SETTINGS_KEY)
@@ -95,7 +95,7 @@ class MountActionHandler(_MountsBase):
         self.finish(view)
 
 
-handlers: list[tuple[str, type[ImagineResourceHandler]]] = [
+handlers: list[tuple[str, type[ImagineAPIHandler]]] = [
     ("mounts", MountsHandler),
     ("mounts/([^/]+)", MountHandler),
     ("mounts/([^/]+)/([^/]+)", MountActionHandler),

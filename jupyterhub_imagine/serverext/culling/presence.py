@@ -15,11 +15,9 @@ the same :class:`~.culling.CullingState` from:
   Lab's autosave of outputs written by a running kernel is not presence; other files count on
   every save.
 
-* **terminal input**: keystrokes a client sends to a terminal (``stdin`` websocket messages).
-  terminado has no public hook for input, so this wraps two of its instance methods: the
-  terminal manager's ``start_reading`` (called once per new terminal) and that terminal's
-  ``ptyproc.write`` (where terminado delivers stdin). Terminal output does not go there. If a
-  terminado release renames them, terminals simply give no presence (logged at startup).
+* **terminal input**: keystrokes a client sends to a terminal (``stdin`` websocket messages),
+  through ``upstream/terminado.py`` (terminado has no public hook for input; terminal output
+  does not count). If a terminado release changes, terminals give no presence (logged).
 
 Polling (``GET /api/kernels``, ``/api/contents``, ``/api/sessions``, status) never reaches these
 hooks.
@@ -32,7 +30,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .culling import CullingState
+from ...upstream.terminado import on_terminal_input, terminal_manager
+from .state import CullingState
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class ServerPresence:
         serverapp.contents_manager.register_pre_save_hook(self.pre_save)
         for kernel_id in self._kernel_manager.list_kernel_ids():
             self.watch(kernel_id)
-        terminals = serverapp.web_app.settings.get("terminal_manager")
+        terminals = terminal_manager(serverapp.web_app.settings)
         if terminals is not None:
             self.attach_terminals(terminals)
 
@@ -124,30 +123,11 @@ class ServerPresence:
     # -- terminal input -----------------------------------------------------------------------
 
     def attach_terminals(self, manager: Any) -> None:
-        """Wrap the terminal manager so each new terminal reports its input (see module doc)."""
-        start_reading = getattr(manager, "start_reading", None)
-        if start_reading is None:
-            log.warning("No presence from terminal input: terminado has no start_reading")
-            return
+        """Record presence for input to each terminal this manager starts (see module doc)."""
+        on_terminal_input(manager, self._terminal_input)
 
-        def start_reading_with_presence(terminal: Any) -> Any:
-            self.wrap_terminal(terminal)
-            return start_reading(terminal)
-
-        manager.start_reading = start_reading_with_presence
-
-    def wrap_terminal(self, terminal: Any) -> None:
-        ptyproc = getattr(terminal, "ptyproc", None)
-        write = getattr(ptyproc, "write", None)
-        if write is None:
-            log.warning("No presence from terminal input: the terminal has no ptyproc.write")
-            return
-
-        def write_with_presence(data: Any) -> Any:
-            self.state.record_server_presence("terminal")
-            return write(data)
-
-        ptyproc.write = write_with_presence  # type: ignore[union-attr]
+    def _terminal_input(self) -> None:
+        self.state.record_server_presence("terminal")
 
     # -- saves -------------------------------------------------------------------------------
 
