@@ -25,9 +25,9 @@ class CullerTokenIdentityProvider(IdentityProvider):
         "imagine-culler", config=True, help="Hub service name the culler token stands for."
     )
 
-    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
+    async def get_user_token(self, handler: Any) -> User | None:
+        # jupyter-server's own get_user then marks the request token-authenticated (no XSRF)
         token = self.get_token(handler)
         if self.culler_token and token == self.culler_token:
-            handler._token_authenticated = True
             return JupyterHubUser({"kind": "service", "name": self.culler_name})
-        return await super().get_user(handler)  # type: ignore[no-any-return]
+        return await super().get_user_token(handler)
