@@ -57,3 +57,16 @@ def fake_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run a test that uses a FAKE without ``@pytest.mark.fake`` (tests/support/fakes.py
+    says what counts as a fake)."""
+    from tests.support import fakes
+
+    missing = fakes.unmarked(items)
+    if missing:
+        raise pytest.UsageError(
+            "These tests use a FAKE but are not marked @pytest.mark.fake (mark the test, or the "
+            "module with `pytestmark = pytest.mark.fake`):\n  " + "\n  ".join(missing)
+        )

@@ -149,6 +149,7 @@ class FakeSecretsAPI:
             raise self.Error(404)
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_secret_writer_creates_replaces_and_deletes() -> None:
     api = FakeSecretsAPI()
@@ -222,6 +223,7 @@ def local_spawner(user: FakeUser, home: Path) -> SimpleLocalProcessSpawner:
     return spawner
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_spawn_writes_the_file_and_names_it_in_the_environment(tmp_path: Path) -> None:
     auth = Tokens(token_dir=str(tmp_path / "tokens"), token_refresh_interval=0)
@@ -243,6 +245,7 @@ async def test_spawn_writes_the_file_and_names_it_in_the_environment(tmp_path: P
     assert not path.parent.exists()
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_token_dir_inside_the_served_home_is_refused(tmp_path: Path) -> None:
     auth = Tokens(token_dir=str(tmp_path / "home" / "alice" / "tokens"), token_refresh_interval=0)
@@ -253,6 +256,7 @@ async def test_token_dir_inside_the_served_home_is_refused(tmp_path: Path) -> No
     assert not (tmp_path / "home" / "alice" / "tokens").exists()
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_without_id_token_and_with_none(tmp_path: Path) -> None:
     auth = Tokens(token_dir=str(tmp_path / "t"), server_id_token=False, token_refresh_interval=0)
@@ -269,6 +273,7 @@ async def test_without_id_token_and_with_none(tmp_path: Path) -> None:
     assert not (tmp_path / "off").exists()
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_file_stays_while_another_server_runs_and_goes_with_the_last(tmp_path: Path) -> None:
     auth = Tokens(token_dir=str(tmp_path / "tokens"), token_refresh_interval=0)
@@ -289,6 +294,7 @@ async def test_file_stays_while_another_server_runs_and_goes_with_the_last(tmp_p
     assert not directory.exists()
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_periodic_pass_refreshes_only_due_tokens_and_drops_stopped_servers(
     tmp_path: Path,
@@ -312,6 +318,7 @@ async def test_periodic_pass_refreshes_only_due_tokens_and_drops_stopped_servers
     assert auth.refreshed == ["alice"]
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 @pytest.mark.usefixtures("fake_kubeconfig")
 async def test_kubernetes_secret_mounted_where_egi_notebooks_put_it() -> None:
@@ -361,6 +368,7 @@ class FakeHubApp(Configurable):
         self.users = {i: u for i, u in enumerate(users)}
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_servers_kept_over_a_hub_restart_are_adopted(tmp_path: Path) -> None:
     before = Tokens(token_dir=str(tmp_path / "tokens"), token_refresh_interval=0)

@@ -21,6 +21,8 @@ from jupyterhub_imagine.demo.stack import DemoStack
 from tests.support.hub import demo_hub
 from tests.support.oidc import scripted_login
 
+pytestmark = pytest.mark.fake
+
 TTL = 15  # access token lifetime, seconds
 TOKEN = secrets.token_hex(16)
 EXTRA = f"""
@@ -131,8 +133,8 @@ def test_the_hub_refreshes_the_file_before_expiry_without_the_user(
     path = Path(server_environ("alice")["IMAGINE_ACCESS_TOKEN_FILE"])
     first = path.read_text()
     assert userinfo(stack, first).status_code == 200
-    time.sleep(TTL + 1)  # the first token has expired; nobody used the hub meanwhile
-    assert userinfo(stack, first).status_code == 401
+    # nobody uses the hub until the first token has expired at the provider
+    wait_for(lambda: userinfo(stack, first).status_code == 401, TTL + 10, "the token to expire")
     current = path.read_text()
     assert current != first
     r = userinfo(stack, current)
@@ -213,12 +215,24 @@ def test_a_shared_server_loses_its_token_until_the_share_ends(
     for attempt in contents_attempts(token_file, Path(env["HOME"])):
         r = bob.get(f"{stack.url}/user/alice/api/contents/{attempt}?content=1", timeout=60)
         assert 400 <= r.status_code < 500 and token not in r.text
-    time.sleep(2)  # refresher passes while shared: still no file
+    # Past the time the refresher would have renewed it (its expiry, refresh_ahead = 5 s later
+    # than due), the token stayed withdrawn and was not refreshed for the shared server.
+    wait_for(lambda: userinfo(stack, token).status_code == 401, TTL + 10, "the token to expire")
     assert not token_file.exists()
+    hub_log = (stack.settings.state_dir.parent / "hub.log").read_text()
+    since_shared = hub_log.rsplit("alice: a server is shared, its tokens are withdrawn", 1)
+    assert len(since_shared) == 2, "the hub never logged the withdrawal"
+    assert "alice: tokens of running servers refreshed by the hub" not in since_shared[1]
     r = api(stack, "DELETE", "/shares/alice/")
     assert r.status_code in (200, 204), r.text
-    wait_for(token_file.exists, 10, "the token to come back")
-    assert userinfo(stack, token_file.read_text()).status_code == 200
+
+    def valid_token_back() -> bool:  # given back, and renewed (the one it had has expired)
+        try:
+            return userinfo(stack, token_file.read_text()).status_code == 200
+        except FileNotFoundError:
+            return False
+
+    wait_for(valid_token_back, 10, "a valid token to come back")
 
 
 def test_after_stop_the_file_is_gone(stack: DemoStack, alice: requests.Session) -> None:

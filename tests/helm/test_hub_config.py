@@ -96,6 +96,7 @@ def provider_for(example: str) -> OIDCProvider:
     return OIDCProvider(shape=SHAPES[example], clients=[client])
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_hub_builds_our_authenticator_from_the_chart(
     chart: Path,
@@ -133,6 +134,7 @@ def test_hub_builds_our_authenticator_from_the_chart(
     assert CryptKeeper.instance().keys == [bytes.fromhex(crypt_key)]
 
 
+@pytest.mark.fake
 def test_authenticator_refuses_to_start_without_the_secret(
     chart: Path,
     tmp_path: Path,
@@ -250,6 +252,7 @@ async def test_spawner_pods_from_the_chart(
             assert "/cvmfs" not in mounts
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_culler_service_from_the_chart(
     chart: Path, tmp_path: Path, example: str, crypt_key: str, monkeypatch: pytest.MonkeyPatch
@@ -290,6 +293,7 @@ def test_culler_service_from_the_chart(
         assert isinstance(culler.source, ServerEndpointSource)
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_culler_endpoints_and_home_page_warnings_from_the_chart(
     chart: Path, tmp_path: Path, example: str, crypt_key: str, monkeypatch: pytest.MonkeyPatch

@@ -11,6 +11,8 @@ from tornado.httpclient import HTTPClientError
 
 from tests.serverext import cvmfs_tree
 
+pytestmark = pytest.mark.fake
+
 P = ("jupyterhub-imagine", "api")
 WRITES = [
     ("POST", "mounts", json.dumps({"name": "x", "backend": "webdav"})),

@@ -9,6 +9,8 @@ from tornado.httpclient import HTTPClientError
 
 from tests.support import fake_nvml
 
+pytestmark = pytest.mark.fake
+
 
 @pytest.fixture
 def nvml_file(tmp_path, monkeypatch, request):

@@ -23,6 +23,8 @@ from jupyterhub_imagine.spawner.profiles import GPURequest
 from .conftest import A100, MIG, StubUser
 from .fake_kube import node, pod
 
+pytestmark = pytest.mark.fake
+
 ANY_A100 = GPURequest(1, A100)
 SLICE = GPURequest(1, mig=MIG)
 

@@ -16,6 +16,8 @@ from jupyterhub_imagine.spawner.compat import SpawnRefused
 
 from .conftest import A100, MIG, StubUser
 
+pytestmark = pytest.mark.fake
+
 LABEL = "nvidia.com/gpu.product"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 K8S_VERSIONS = ["1.29.0", "1.33.0"]
