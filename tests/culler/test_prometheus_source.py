@@ -67,6 +67,7 @@ def exporter() -> Iterator[Exporter]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield state
     server.shutdown()
+    server.server_close()  # the listening socket too
 
 
 @pytest.fixture(scope="module")

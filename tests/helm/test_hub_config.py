@@ -175,9 +175,10 @@ async def pod_for(config: Config, profile: str) -> dict[str, Any]:
     spawner.user_options = {"profile": profile}
     try:
         await spawner.load_user_options()
-        pod: dict[str, Any] = ApiClient().sanitize_for_serialization(
-            await spawner.get_pod_manifest()
-        )
+        async with ApiClient() as client:  # closes its HTTP session (no ResourceWarning)
+            pod: dict[str, Any] = client.sanitize_for_serialization(
+                await spawner.get_pod_manifest()
+            )
     finally:
         QUOTA_BOOK.release("alice/")  # the hub-wide quota book: leave nothing behind
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
