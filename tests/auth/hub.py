@@ -13,6 +13,7 @@ from urllib.parse import quote
 import requests
 
 from tests.support.launcher import HubProcess
+from tests.support.net import free_port  # noqa: F401 - the auth tests import it from here
 from tests.support.oidc import OIDCClient, OIDCProvider
 
 API_SCOPES = ["admin:users", "admin:auth_state", "admin:groups", "list:users"]

@@ -11,6 +11,7 @@ import pwd
 import stat
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import kubernetes_validate
@@ -279,9 +280,12 @@ async def test_file_stays_while_another_server_runs_and_goes_with_the_last(tmp_p
     auth = Tokens(token_dir=str(tmp_path / "tokens"), token_refresh_interval=0)
     alice = FakeUser("alice", state("A1"))
     first = local_spawner(alice, tmp_path / "home")
+    # a spawner's name is its hub record's (JupyterHub's Spawner.name reads orm_spawner)
     second = SimpleLocalProcessSpawner(
-        user=alice, name="two", home_dir_template=first.home_dir_template
+        user=alice, orm_spawner=SimpleNamespace(name="two", server=None),
+        home_dir_template=first.home_dir_template,
     )
+    assert second.name == "two"
     alice.spawners["two"] = second
     await auth.pre_spawn_start(alice, first)
     await auth.pre_spawn_start(alice, second)

@@ -60,8 +60,10 @@ def userinfo(stack: DemoStack, token: str) -> requests.Response:
     return requests.get(endpoint, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def server_environ(username: str) -> dict[str, str]:
-    """The environment of the user's jupyterhub-singleuser process, read from /proc."""
+def server_environ(stack: DemoStack, username: str) -> dict[str, str]:
+    """The environment of the user's jupyterhub-singleuser process of this stack's hub (other
+    hubs may run servers for an alice on the same machine), read from /proc."""
+    hub_api = f":{stack.settings.hub_port}/hub/api"
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -71,7 +73,7 @@ def server_environ(username: str) -> dict[str, str]:
         if b"jupyterhub-singleuser" not in cmdline:
             continue
         env = dict(e.split("=", 1) for e in raw.decode(errors="replace").split("\0") if "=" in e)
-        if env.get("JUPYTERHUB_USER") == username:
+        if env.get("JUPYTERHUB_USER") == username and hub_api in env.get("JUPYTERHUB_API_URL", ""):
             env["_PID"] = pid
             return env
     raise AssertionError(f"no server process for {username}")
@@ -109,7 +111,7 @@ def alice(stack: DemoStack) -> Iterator[requests.Session]:
 def test_server_gets_a_private_token_file_the_provider_accepts(
     stack: DemoStack, alice: requests.Session
 ) -> None:
-    env = server_environ("alice")
+    env = server_environ(stack, "alice")
     path = Path(env["IMAGINE_ACCESS_TOKEN_FILE"])
     assert path.is_file()
     info = path.stat()
@@ -130,7 +132,7 @@ def test_server_gets_a_private_token_file_the_provider_accepts(
 def test_the_hub_refreshes_the_file_before_expiry_without_the_user(
     stack: DemoStack, alice: requests.Session
 ) -> None:
-    path = Path(server_environ("alice")["IMAGINE_ACCESS_TOKEN_FILE"])
+    path = Path(server_environ(stack, "alice")["IMAGINE_ACCESS_TOKEN_FILE"])
     first = path.read_text()
     assert userinfo(stack, first).status_code == 200
     # nobody uses the hub until the first token has expired at the provider
@@ -190,7 +192,7 @@ def try_to_read(session: requests.Session, stack: DemoStack, token_file: Path, h
 def test_the_token_is_not_readable_through_the_contents_api(
     stack: DemoStack, alice: requests.Session
 ) -> None:
-    env = server_environ("alice")
+    env = server_environ(stack, "alice")
     token_file = Path(env["IMAGINE_ACCESS_TOKEN_FILE"])
     try_to_read(alice, stack, token_file, Path(env["HOME"]))
 
@@ -198,7 +200,7 @@ def test_the_token_is_not_readable_through_the_contents_api(
 def test_a_shared_server_loses_its_token_until_the_share_ends(
     stack: DemoStack, alice: requests.Session
 ) -> None:
-    env = server_environ("alice")
+    env = server_environ(stack, "alice")
     token_file = Path(env["IMAGINE_ACCESS_TOKEN_FILE"])
     token = token_file.read_text()
     # bob, a member of the VO, gets alice's server shared with him (JupyterHub sharing), which
@@ -236,7 +238,7 @@ def test_a_shared_server_loses_its_token_until_the_share_ends(
 
 
 def test_after_stop_the_file_is_gone(stack: DemoStack, alice: requests.Session) -> None:
-    path = Path(server_environ("alice")["IMAGINE_ACCESS_TOKEN_FILE"])
+    path = Path(server_environ(stack, "alice")["IMAGINE_ACCESS_TOKEN_FILE"])
     assert path.exists()
     r = api(stack, "DELETE", "/users/alice/server")
     assert r.status_code in (202, 204), r.text

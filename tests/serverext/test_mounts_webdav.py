@@ -22,6 +22,7 @@ from tests.serverext.webdav_support import (
     unmount_leftovers,
     webdav_server,
 )
+from tests.support.wait import await_until
 
 pytestmark = [needs_fuse, pytest.mark.fake]
 API = ("jupyterhub-imagine", "api", "mounts")
@@ -153,8 +154,13 @@ async def test_webdav_mount_lifecycle_and_secrecy(
 
     # the mount program dies (the mount point then answers ENOTCONN): reported, and remountable
     os.kill(manager._entries["work"].process.pid, signal.SIGKILL)
-    dead = await _wait_state(jp_fetch, "work", "unhealthy")
-    assert "exited" in dead["message"]
+    dead: dict[str, Any] = {}
+
+    async def reported_exited() -> bool:  # (the mount point may fail first, ECONNABORTED)
+        dead.update((await _json(jp_fetch, "work"))[1])
+        return dead["state"] == "unhealthy" and "exited" in dead["message"]
+
+    await await_until(reported_exited, 20, "the mount to be reported as exited")
     with pytest.raises(OSError):
         os.listdir(mountpoint)
     await _json(jp_fetch, "work", "remount", method="POST", body="{}")
