@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := chromium rclone fuse3 prometheus git postgresql
 APT_COMMANDS := chromium rclone fusermount3 prometheus git pg_ctlcluster
 PYTEST_ARGS ?=
+# Parallel test processes (pytest-xdist); each test file stays on one worker, so module-scoped
+# hubs and clusters are started once. Most of the suite waits on subprocesses (hubs, servers,
+# rclone, browsers), so two workers fit two cores. PYTEST_WORKERS=1 runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 # The second JupyterHub line: what Zero-to-JupyterHub 4.4 ships. Its hub-level suites run on it.
 # (Z2JH's idle-culler 1.4 is replaced by the package's 2.x, as in the hub image: a separate
 # service, independent of the JupyterHub line.)
@@ -46,13 +51,13 @@ $(LAB_STAMP): $(STAMP) $(LAB_SOURCES)
 	touch $@
 
 test-python: env $(LAB_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-js: env
 	cd labextension && npm test
 
 test-jh5: env-jh5
-	$(BIN_JH5)/python -m pytest $(JH5_SUITES) $(PYTEST_ARGS)
+	$(BIN_JH5)/python -m pytest $(XDIST) $(JH5_SUITES) $(PYTEST_ARGS)
 
 system-deps:
 	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \

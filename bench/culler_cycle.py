@@ -4,9 +4,9 @@ jupyterhub-idle-culler's cycle on the same hub.
 Usage: python bench/culler_cycle.py [--servers 1000 5000] [--gpu-fraction 0.1] [--repeat 3]
                                    [--source server|prometheus|both]
 
-The hub is real (JupyterHub + configurable-http-proxy); its servers come from
-``ClaimsRunningSpawner``, a test spawner that starts nothing and claims to be running at one
-shared loopback HTTP server (below), which answers the hub's readiness check and the culling
+The hub is real (JupyterHub + configurable-http-proxy, from the tests' launcher); its servers
+come from ``ClaimsRunningSpawner``, a test spawner that starts nothing and claims to be running
+at one shared loopback HTTP server (below), which answers the hub's readiness check and the culling
 extension's ``GET activity`` (no GPU, or a busy GPU for ``--gpu-fraction`` of the users). The
 hub accepts these servers like any other: it spawns them through its REST API, routes them in
 the proxy and lists them as ready. The same loopback server serves ``/metrics`` as a DCGM
@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,12 @@ import requests
 from jupyterhub.spawner import Spawner
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.launcher import HubProcess  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 CULLER_TOKEN = "bench-culler-token-0123456789abcdef"
 SCOPES = ["list:users", "read:users:activity", "read:servers", "delete:servers", "access:servers"]
@@ -59,12 +64,6 @@ class ClaimsRunningSpawner(Spawner):
 
     async def stop(self, now: bool = False) -> None:
         return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def dcgm_exposition(gpu_users: set[str]) -> bytes:
@@ -124,62 +123,32 @@ def fake_server(gpu_users: set[str]) -> ThreadingHTTPServer:
     return server
 
 
-def chp() -> str:
-    found = shutil.which("configurable-http-proxy")
-    demo = HERE.parent / "jupyterhub_imagine" / "demo" / "node_modules" / ".bin"
-    if not found and (demo / "configurable-http-proxy").exists():
-        found = str(demo / "configurable-http-proxy")
-    if not found:
-        raise SystemExit("configurable-http-proxy is needed (npm install configurable-http-proxy)")
-    return found
-
-
-def start_hub(root: Path, fake: str, wait: float = 60) -> tuple[subprocess.Popen[bytes], str, str]:
-    port, hub_port, api_port = free_port(), free_port(), free_port()
-    roles = [
-        {"name": "bench-admin", "scopes": ["admin:users", "admin:servers"], "services": ["admin"]},
-        {"name": "bench-culler", "scopes": SCOPES, "services": ["culler"]},
-    ]
-    (root / "jupyterhub_config.py").write_text(
-        f"""
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.command = [{chp()!r}]
-c.JupyterHub.db_url = "sqlite:///{root}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "{root}/cookie_secret"
+BENCH_HUB_CONFIG = """
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = "culler_cycle.ClaimsRunningSpawner"
 c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.last_activity_interval = 3600
 c.JupyterHub.cleanup_servers = False  # stopping fake servers at exit is pointless
-c.JupyterHub.services = [{{"name": "admin", "api_token": {ADMIN_TOKEN!r}}},
-                         {{"name": "culler", "api_token": {CULLER_TOKEN!r}}}]
-c.JupyterHub.load_roles = {roles!r}
+c.JupyterHub.services.append({{"name": "culler", "api_token": {token!r}}})
+c.JupyterHub.load_roles.append({{"name": "bench-culler", "scopes": {scopes!r},
+                                "services": ["culler"]}})
 """
+
+
+def start_hub(root: Path, fake: str, wait: float = 60) -> HubProcess:
+    """The tests' hub launcher (JupyterHub + configurable-http-proxy) with the claiming
+    spawner; it stops everything it started when it fails to come up."""
+    hub = HubProcess(
+        root,
+        BENCH_HUB_CONFIG.format(token=CULLER_TOKEN, scopes=SCOPES),
+        env={"BENCH_FAKE_SERVER": fake, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])},
+        token=ADMIN_TOKEN,
     )
-    env = dict(os.environ, BENCH_FAKE_SERVER=fake, PYTHONPATH=str(HERE))
-    log = open(root / "hub.log", "wb")  # noqa: SIM115 - lives as long as the hub
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    api = f"http://127.0.0.1:{hub_port}/hub/api"
-    deadline = time.time() + wait
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if requests.get(api, timeout=2).ok:
-                return proc, api, f"http://127.0.0.1:{port}"
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit((root / "hub.log").read_text()[-3000:])
+    try:
+        return hub.start(timeout=wait)
+    except (RuntimeError, TimeoutError) as e:
+        raise SystemExit(str(e)) from None
 
 
 def populate(root: Path, names: list[str], fake: str) -> None:
@@ -191,7 +160,7 @@ def populate(root: Path, names: list[str], fake: str) -> None:
     from jupyterhub import orm
 
     host, port = fake.split(":")
-    db = orm.new_session_factory(f"sqlite:///{root}/hub.sqlite")()
+    db = orm.new_session_factory(f"sqlite:///{root}/jupyterhub.sqlite")()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     for name in names:
         user = orm.User(name=name)
@@ -334,18 +303,19 @@ def measure(n: int, gpu_fraction: float, repeat: int, how: str, source: str) -> 
     fake = fake_server(gpu_users)
     root = Path(tempfile.mkdtemp(prefix="culler-cycle-"))
     address = f"127.0.0.1:{fake.server_address[1]}"
-    proc, api, public = start_hub(root, address)
+    hub = start_hub(root, address)
     prometheus = None
     try:
         t0 = time.perf_counter()
         if how == "api":
-            spawn(api, names)
+            spawn(hub.hub_api, names)
         else:
-            stop(proc)
+            hub.stop()
             populate(root, names, address)
             # at start-up the hub checks every running server before it answers
-            proc, api, public = start_hub(root, address, wait=1800)
-            wait_ready(api, n)
+            hub = start_hub(root, address, wait=1800)
+            wait_ready(hub.hub_api, n)
+        api, public = hub.hub_api, hub.url
         print(f"{n} servers ready in {time.perf_counter() - t0:.0f} s ({len(gpu_users)} with GPUs)")
         if source == "prometheus":
             prometheus, prometheus_url = start_prometheus(root, address)
@@ -370,7 +340,7 @@ def measure(n: int, gpu_fraction: float, repeat: int, how: str, source: str) -> 
     finally:
         if prometheus is not None:
             stop(prometheus)
-        stop(proc)
+        hub.stop()
         fake.shutdown()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -11,7 +11,14 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 _BEFORE: dict[str, set] = {}
 
 
+def _xdist_worker(config: pytest.Config) -> bool:
+    """Under pytest-xdist the controller checks for leaks, once, around all the workers."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if _xdist_worker(session.config):
+        return
     from tests.support import leaks
 
     _BEFORE["pids"] = set(leaks.processes())
@@ -20,7 +27,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when it left processes or FUSE mounts behind (checked on full runs)."""
-    if not _BEFORE or session.config.getoption("collectonly"):
+    if not _BEFORE or session.config.getoption("collectonly") or _xdist_worker(session.config):
         return
     import sys
 
@@ -57,3 +64,16 @@ def fake_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run a test that uses a FAKE without ``@pytest.mark.fake`` (tests/support/fakes.py
+    says what counts as a fake)."""
+    from tests.support import fakes
+
+    missing = fakes.unmarked(items)
+    if missing:
+        raise pytest.UsageError(
+            "These tests use a FAKE but are not marked @pytest.mark.fake (mark the test, or the "
+            "module with `pytestmark = pytest.mark.fake`):\n  " + "\n  ".join(missing)
+        )

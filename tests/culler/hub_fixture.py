@@ -8,7 +8,6 @@ the devices of ``<root>/gpu/<user>.json``, which ``RealHub.set_gpu`` writes.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -17,21 +16,13 @@ from typing import Any
 
 import requests
 
-from jupyterhub_imagine.demo.oidc import DEMO_DIR
 from tests.support import fake_nvml
+from tests.support.launcher import HubProcess
 from tests.support.net import free_port
-from tests.support.procs import stop_tree, wait_answering
 
 HERE = Path(__file__).parent
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 CULLER_TOKEN = "test-culler-token-0123456789abcdef"
-
-
-def find_chp() -> str:
-    """The proxy the project installs (`make test`/`make demo` run npm ci for it)."""
-    binary = DEMO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
-    assert binary.exists(), f"{binary} is missing: run `make test` (it runs npm ci) first"
-    return str(binary)
 
 
 @dataclass
@@ -40,7 +31,7 @@ class RealHub:
     api_url: str
     public_url: str
     gpu_dir: Path
-    proc: subprocess.Popen[bytes]
+    launched: HubProcess
     service_port: int = 0
 
     def api(self, method: str, path: str, token: str = ADMIN_TOKEN, **kw: Any) -> Any:
@@ -96,8 +87,34 @@ class RealHub:
 
 
 
-def write_config(root: Path, users: list[str], service_port: int) -> tuple[Path, int, int]:
-    hub_port, proxy_port, proxy_api_port = free_port(), free_port(), free_port()
+CULLER_HUB_CONFIG = """
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = set({users!r})
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.home_dir_template = "{root}/home/{{username}}"
+c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.start_timeout = 60
+c.Spawner.environment = {{
+    "PYTHONPATH": {repo!r},
+    "JUPYTER_CONFIG_DIR": "{jupyter_config}",
+    "IMAGINE_FAKE_NVML": lambda spawner: "{root}/gpu/" + spawner.user.name + ".json",
+    "IMAGINE_FAKE_CLOCK": "{root}/gpu/clock",
+    # what the project's spawners hand every server; this hub's spawner is a stock one
+    "JUPYTERHUB_IMAGINE_CULLER_SERVICE": "imagine-culler",
+}}
+c.JupyterHub.services.append(
+    {{"name": "imagine-culler", "api_token": {culler_token!r},
+      "url": "http://127.0.0.1:{service_port}", "oauth_no_confirm": True}})
+# the culler's role and scopes, users' access to their warnings and the home page, as deployed
+from jupyterhub_imagine.culler.hubconfig import wire_culler
+wire_culler(c)
+"""
+ADMIN_SCOPES = ["admin:users", "admin:servers", "tokens", "access:servers", "access:services"]
+
+
+def write_server_config(root: Path) -> Path:
+    """The servers' jupyter config: the extension with FAKE NVML and the FAKE clock."""
     jupyter_config = root / "jupyter_config"
     jupyter_config.mkdir()
     (jupyter_config / "jupyter_server_config.json").write_text(
@@ -117,89 +134,29 @@ def write_config(root: Path, users: list[str], service_port: int) -> tuple[Path,
             }
         )
     )
-    roles = [
-        {
-            "name": "test-admin",
-            "scopes": [
-                "admin:users",
-                "admin:servers",
-                "tokens",
-                "access:servers",
-                "access:services",
-            ],
-            "services": ["test-admin"],
-        },
-    ]
-    config = f"""
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {proxy_port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.ConfigurableHTTPProxy.command = [{find_chp()!r}]
-c.JupyterHub.db_url = "sqlite:///{root}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = "{root}/cookie_secret"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allowed_users = set({users!r})
-c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
-c.SimpleLocalProcessSpawner.home_dir_template = "{root}/home/{{username}}"
-c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
-c.Spawner.args = ["--allow-root"]
-c.Spawner.start_timeout = 60
-c.Spawner.environment = {{
-    "PYTHONPATH": {str(HERE.parent.parent)!r},
-    "JUPYTER_CONFIG_DIR": "{jupyter_config}",
-    "IMAGINE_FAKE_NVML": lambda spawner: "{root}/gpu/" + spawner.user.name + ".json",
-    "IMAGINE_FAKE_CLOCK": "{root}/gpu/clock",
-    # what the project's spawners hand every server; this hub's spawner is a stock one
-    "JUPYTERHUB_IMAGINE_CULLER_SERVICE": "imagine-culler",
-}}
-c.JupyterHub.services = [
-    {{"name": "test-admin", "api_token": {ADMIN_TOKEN!r}}},
-    {{"name": "imagine-culler", "api_token": {CULLER_TOKEN!r},
-      "url": "http://127.0.0.1:{service_port}", "oauth_no_confirm": True}},
-]
-c.JupyterHub.load_roles = {roles!r}
-# the culler's role and scopes, users' access to their warnings and the home page, as deployed
-from jupyterhub_imagine.culler.hubconfig import wire_culler
-wire_culler(c)
-"""
-    path = root / "jupyterhub_config.py"
-    path.write_text(config)
-    return path, hub_port, proxy_port
+    return jupyter_config
 
 
 def start_hub(root: Path, users: list[str]) -> RealHub:
+    """The hub (the suite's launcher) with the culler's service registered at a free port."""
     (root / "gpu").mkdir()
     service_port = free_port()
-    config, hub_port, proxy_port = write_config(root, users, service_port)
-    with open(root / "hub.log", "wb") as log:  # the hub keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-            cwd=root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    hub = RealHub(
-        root=root,
-        api_url=f"http://127.0.0.1:{hub_port}/hub/api",
-        public_url=f"http://127.0.0.1:{proxy_port}",
-        gpu_dir=root / "gpu",
-        proc=proc,
+    config = CULLER_HUB_CONFIG.format(
+        users=users, root=root, python=sys.executable, repo=str(HERE.parent.parent),
+        jupyter_config=write_server_config(root), culler_token=CULLER_TOKEN,
         service_port=service_port,
     )
-    try:
-        wait_answering(
-            lambda: isinstance(hub.api("GET", "/users", timeout=10), list),
-            proc,
-            lambda: (root / "hub.log").read_text(errors="replace"),
-            "jupyterhub",
-        )
-    except BaseException:
-        stop_tree(proc)
-        raise
-    return hub
+    launched = HubProcess(root, config, token=ADMIN_TOKEN, scopes=ADMIN_SCOPES)
+    launched.start()
+    return RealHub(
+        root=root,
+        api_url=launched.hub_api,
+        public_url=launched.url,
+        gpu_dir=root / "gpu",
+        launched=launched,
+        service_port=service_port,
+    )
 
 
 def stop_hub(hub: RealHub) -> None:
-    stop_tree(hub.proc)
+    hub.launched.stop()

@@ -85,6 +85,7 @@ def running(hub: RealHub) -> dict[str, bool]:
     return {u: hub.running(u) for u in USERS}
 
 
+@pytest.mark.fake
 async def test_gpu_culling_cycle_by_cycle(hub: RealHub, tmp_path: Path) -> None:
     import time
 
@@ -227,6 +228,7 @@ async def test_a_server_missing_from_listings_does_not_wedge_the_store(
     assert culler.metrics.cycle_errors == 0
 
 
+@pytest.mark.fake
 async def test_an_undelivered_warning_is_neither_counted_nor_double_counts_time(
     hub: RealHub, tmp_path: Path
 ) -> None:

@@ -25,12 +25,13 @@ from tornado.web import Application, RequestHandler
 from jupyterhub_imagine.culler.app import IdleGPUCuller
 from jupyterhub_imagine.culler.decide import Action
 from tests.support.browser import in_browser, screenshot
+from tests.support.wait import await_until
 
 from .hub_fixture import ADMIN_TOKEN, CULLER_TOKEN, RealHub, free_port, start_hub, stop_hub
 from .test_culler_hub import IDLE, NO_GPU, FakeClock
 from .test_prometheus_source import Exporter, exporter, running_prometheus  # noqa: F401
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.fake]
 
 SERVER_USERS = ["gina", "hank"]  # GPU idle, seen through the servers' own endpoint
 PROM_USERS = ["jack", "kate", "liam", "mia", "nina"]  # GPU activity from Prometheus
@@ -248,7 +249,11 @@ async def test_prometheus_source_in_the_real_hub_loop(
         for i in range(7):
             if i == 1:
                 exporter.lines = exporter.lines[:3]  # mia's series disappear
-                await asyncio.sleep(6)  # past the query window
+                # until the culler's query (the maximum over its 5 s window) no longer sees them
+                await await_until(
+                    lambda: _count(prom_query(prometheus, f"max_over_time({UTIL}[5s])"), 3),
+                    30, "mia's series to leave the query window", every=0.5,
+                )
             clock.now += 60
             if hub.running("liam"):
                 hub.server_api("liam", liam_token, "GET", "api/status")
@@ -275,6 +280,10 @@ async def test_prometheus_source_in_the_real_hub_loop(
     finally:
         web.stop()
         await web.close_all_connections()
+
+
+async def _count(results: Any, expected: int) -> bool:
+    return len(await results) == expected
 
 
 class FlakyHub(RequestHandler):

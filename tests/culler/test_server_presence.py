@@ -16,6 +16,8 @@ import pytest
 from jupyterhub_imagine.serverext.culling.state import CullingState
 from tests.support import fake_nvml
 
+pytestmark = pytest.mark.fake
+
 SESSION = uuid.uuid4().hex
 
 

@@ -11,6 +11,7 @@ from tornado.httpclient import HTTPClientError
 
 from jupyterhub_imagine.serverext.culling.state import CullingState
 from tests.serverext.activity import last_activity
+from tests.support.wait import await_until
 
 from .hub_identity import FakeSampler
 
@@ -201,8 +202,6 @@ def test_gpu_burst_between_two_reads_is_reported(
     jp_fetch: Any, jp_serverapp: Any, state: CullingState, run: Any
 ) -> None:
     """The background sampler keeps the peak since the culler's last read (FAKE sampler)."""
-    import asyncio
-
     sampler = jp_serverapp.web_app.settings["imagine_gpu_sampler"]
 
     def util(value: float) -> None:
@@ -210,13 +209,23 @@ def test_gpu_burst_between_two_reads_is_reported(
             {"index": 0, "utilization": value, "mig": [{"utilization": value / 2}]}
         ]
 
+    seen: list[float] = []  # the utilisation of each sample taken
+    take = sampler.sample
+
+    async def counted() -> dict[str, Any]:
+        payload = await take()
+        seen.append(payload["gpus"][0]["utilization"])
+        return payload
+
+    sampler.sample = counted
+
     async def scenario() -> None:
         state.sample_every = 0.02
         util(0.0)
         first = await call(jp_fetch, "activity", CULLER)  # starts the background sampling
         assert first["gpu"]["gpus"][0]["utilization"] == 0.0
         util(90.0)
-        await asyncio.sleep(0.2)
+        await await_until(lambda: 90.0 in seen, 10, "a background sample of the burst")
         util(0.0)  # the burst ended before the culler's next read
         model = await call(jp_fetch, "activity", CULLER)
         device = model["gpu"]["gpus"][0]

@@ -20,7 +20,7 @@ from jupyterhub_imagine.demo.stack import DemoStack
 from tests.support.browser import FETCH_JSON, in_browser, provider_sign_in, screenshot
 from tests.support.hub import demo_hub
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.fake]
 GPU_SLUG = "gpu-nvidia-a100-sxm4-40gb"
 
 

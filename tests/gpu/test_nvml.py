@@ -24,6 +24,7 @@ def nvml_state(tmp_path, monkeypatch):
     return write
 
 
+@pytest.mark.fake
 def test_reads_devices_with_processes_and_filters_by_visible(nvml_state):
     gpu0 = fake_nvml.a100("GPU-0", utilization=42, memory_used=2**30)
     gpu0["processes"] = [{"pid": 77, "memory_used": 2**20}]
@@ -37,6 +38,7 @@ def test_reads_devices_with_processes_and_filters_by_visible(nvml_state):
     assert by_index[0].processes == [{"pid": 77, "memory_used": 2**20}]
 
 
+@pytest.mark.fake
 def test_mig_utilization_is_not_available_rather_than_zero(nvml_state):
     nvml_state([fake_nvml.mig_a100("GPU-M", ["1g.5gb", "1g.5gb"])])
     report = GPUSampler(NVMLReader(fake_nvml), None).sample()
@@ -46,6 +48,7 @@ def test_mig_utilization_is_not_available_rather_than_zero(nvml_state):
     assert gpu["mig"][0]["memory_total"] == 5 * 2**30
 
 
+@pytest.mark.fake
 def test_no_driver_gives_clear_no_gpu_answer(monkeypatch):
     monkeypatch.delenv("IMAGINE_FAKE_NVML", raising=False)
     report = GPUSampler(NVMLReader(fake_nvml), None).sample()
@@ -54,6 +57,7 @@ def test_no_driver_gives_clear_no_gpu_answer(monkeypatch):
     assert "Driver Not Loaded" in report["message"]
 
 
+@pytest.mark.fake
 def test_empty_cuda_visible_devices_means_no_gpu_even_when_the_machine_has_one(nvml_state):
     nvml_state([fake_nvml.a100("GPU-0")])
     allowed = visible_device_filter({"CUDA_VISIBLE_DEVICES": ""})
@@ -70,6 +74,7 @@ def test_visible_device_filter(value, expected):
     assert visible_device_filter(env) == expected
 
 
+@pytest.mark.fake
 def test_sampler_caches_within_its_window(nvml_state):
     nvml_state([fake_nvml.a100("GPU-0", utilization=10)])
     now = [0.0]
@@ -81,6 +86,7 @@ def test_sampler_caches_within_its_window(nvml_state):
     assert sampler.sample()["gpus"][0]["utilization"] == 90
 
 
+@pytest.mark.fake
 def test_mig_activity_on_a_gpm_gpu_is_measured_between_two_reads(nvml_state):
     """Hopper+ (FAKE GPM): the first read has nothing to compare with, later reads give the
     instance's activity since the previous read; every sample is freed at shutdown."""
@@ -97,6 +103,7 @@ def test_mig_activity_on_a_gpm_gpu_is_measured_between_two_reads(nvml_state):
     assert fake_nvml.live_gpm_samples() == 0
 
 
+@pytest.mark.fake
 def test_mig_without_gpm_or_with_a_failing_sample_stays_not_available(nvml_state):
     h100 = fake_nvml.mig_h100("GPU-H", [50.0])
     h100["mig"][0]["gpm_error"] = True
@@ -107,6 +114,7 @@ def test_mig_without_gpm_or_with_a_failing_sample_stays_not_available(nvml_state
     assert fake_nvml.live_gpm_samples() == 0
 
 
+@pytest.mark.fake
 def test_a_mig_uuid_in_cuda_visible_devices_shows_only_that_instance(nvml_state):
     """The local backend hands out MIG slices by UUID: the server sees its slice, not the
     other slices of the same GPU nor the processes of their users."""

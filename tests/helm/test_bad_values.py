@@ -12,6 +12,8 @@ import pytest
 from tests.helm.chart import render_error, write_values
 from tests.helm.conftest import REQUIRED
 
+pytestmark = pytest.mark.fake
+
 
 def with_required(**sections: Any) -> dict[str, Any]:
     """REQUIRED, deep-merged with ``sections``; a None leaf deletes the key."""

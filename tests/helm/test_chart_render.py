@@ -67,6 +67,7 @@ def test_install_tools_put_helm_4_in_reach():
     assert helm("version", "--short").stdout.startswith("v4.")
 
 
+@pytest.mark.fake
 def test_the_chart_lints_without_z2jh_downloaded(tmp_path: Path):
     """As checked in (no charts/): lint passes and only notes the missing dependency."""
     result = helm(
@@ -79,6 +80,7 @@ def test_the_chart_lints_without_z2jh_downloaded(tmp_path: Path):
     assert "missing these dependencies: jupyterhub" in result.stdout
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", EXAMPLE_FILES)
 def test_examples_lint_strictly_and_render_valid_objects(chart: Path, example: str):
     helm("lint", "--strict", str(chart), "--values", str(EXAMPLES / example))
@@ -88,6 +90,7 @@ def test_examples_lint_strictly_and_render_valid_objects(chart: Path, example: s
     assert {"ClusterRole", "ClusterRoleBinding"} <= kinds
 
 
+@pytest.mark.fake
 def test_every_object_with_everything_on_is_valid(chart: Path, tmp_path: Path):
     rendered = render(chart, write_values(tmp_path, EVERYTHING_ON))
     objects = rendered.ours()
@@ -106,6 +109,7 @@ def test_every_object_with_everything_on_is_valid(chart: Path, tmp_path: Path):
     ]
 
 
+@pytest.mark.fake
 def test_hub_reads_nodes_and_pods_cluster_wide_as_z2jh_hub_account(chart: Path, tmp_path: Path):
     rendered = render(chart, write_values(tmp_path, REQUIRED), release="jhub", namespace="hubns")
     (role,) = rendered.find("ClusterRole")
@@ -119,6 +123,7 @@ def test_hub_reads_nodes_and_pods_cluster_wide_as_z2jh_hub_account(chart: Path, 
     assert not rendered.find("Role")  # token files off by default
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize(
     ("overrides", "account"),
     [
@@ -138,12 +143,14 @@ def test_service_account_follows_z2jh_naming(
     assert binding["subjects"][0]["name"] == account
 
 
+@pytest.mark.fake
 def test_pods_cluster_wide_can_be_turned_off(chart: Path, tmp_path: Path):
     values = {**REQUIRED, "imagine": {"rbac": {"readPodsClusterWide": False}}}
     (role,) = render(chart, write_values(tmp_path, values)).find("ClusterRole")
     assert [r["resources"] for r in role["rules"]] == [["nodes"]]
 
 
+@pytest.mark.fake
 def test_cvmfs_storage_class_and_read_only_claim(chart: Path):
     rendered = render(chart, EXAMPLES / "egi-checkin.yaml")
     (sc,) = rendered.find("StorageClass")
@@ -164,6 +171,7 @@ def test_cvmfs_storage_class_and_read_only_claim(chart: Path):
     }
 
 
+@pytest.mark.fake
 def test_existing_storage_class_is_only_referenced(chart: Path, tmp_path: Path):
     values = copy.deepcopy(EVERYTHING_ON)
     values["imagine"]["cvmfs"]["storageClass"] = {"create": False, "name": "cvmfs-automount"}
@@ -173,6 +181,7 @@ def test_existing_storage_class_is_only_referenced(chart: Path, tmp_path: Path):
     assert pvc["spec"]["storageClassName"] == "cvmfs-automount"
 
 
+@pytest.mark.fake
 def test_the_way_to_prometheus_is_a_rule_of_z2jhs_hub_policy(chart: Path):
     rendered = render(chart, EXAMPLES / "keycloak.yaml", release="ai", namespace="ai")
     assert not [p for p in rendered.find("NetworkPolicy") if "prometheus" in p["metadata"]["name"]]
@@ -185,6 +194,7 @@ def test_the_way_to_prometheus_is_a_rule_of_z2jhs_hub_policy(chart: Path):
     assert rule["ports"] == [{"protocol": "TCP", "port": 9090}]
 
 
+@pytest.mark.fake
 def test_the_proxy_and_only_the_proxy_reaches_the_culler_port(chart: Path):
     rendered = render(chart, EXAMPLES / "keycloak.yaml", release="ai", namespace="ai")
     policies = {p["metadata"]["name"]: p for p in rendered.find("NetworkPolicy")}
@@ -201,6 +211,7 @@ def test_the_proxy_and_only_the_proxy_reaches_the_culler_port(chart: Path):
     assert extra == {"name": "imagine-culler", "port": CULLER_PORT["port"]}
 
 
+@pytest.mark.fake
 def test_culler_port_policies_can_be_left_out(chart: Path, tmp_path: Path):
     off = {**REQUIRED, "imagine": {"culler": {"endpoints": {"networkPolicy": False}}}}
     names = [
@@ -210,6 +221,7 @@ def test_culler_port_policies_can_be_left_out(chart: Path, tmp_path: Path):
     assert not [n for n in names if "proxy" in n]
 
 
+@pytest.mark.fake
 def test_token_files_let_the_hub_replace_user_secrets(chart: Path):
     rendered = render(chart, EXAMPLES / "keycloak.yaml")
     (role,) = rendered.find("Role")
@@ -220,6 +232,7 @@ def test_token_files_let_the_hub_replace_user_secrets(chart: Path):
     assert binding["subjects"][0]["name"] == "hub"
 
 
+@pytest.mark.fake
 def test_bundle_defaults_reach_z2jh(chart: Path, tmp_path: Path):
     values = render(chart, write_values(tmp_path, REQUIRED)).hub_values()
     assert values["cull"]["enabled"] is False  # over Z2JH's default (true in the stub too)
@@ -237,6 +250,7 @@ def test_bundle_defaults_reach_z2jh(chart: Path, tmp_path: Path):
     assert slugs == ["cpu", "gpu"]
 
 
+@pytest.mark.fake
 def test_without_z2jh_only_our_objects_render(tmp_path: Path):
     """jupyterhub.enabled=false: for a Z2JH release managed separately; no hub wiring checks."""
     chart = chart_copy(tmp_path)

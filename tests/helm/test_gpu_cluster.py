@@ -45,6 +45,7 @@ def culler_service(rendered) -> dict[str, Any]:
     return service
 
 
+@pytest.mark.fake
 def test_image_pullers_tolerate_what_gpu_pods_tolerate(chart: Path, tmp_path: Path):
     values = rendered_with(chart, tmp_path).hub_values()
     pullers = values["prePuller"]["extraTolerations"]
@@ -52,6 +53,7 @@ def test_image_pullers_tolerate_what_gpu_pods_tolerate(chart: Path, tmp_path: Pa
     assert values["hub"]["config"]["ImagineKubeSpawner"]["gpu_tolerations"] == pullers
 
 
+@pytest.mark.fake
 def test_cvmfs_node_plugin_values_tolerate_every_taint_user_pods_tolerate(
     chart: Path, tmp_path: Path
 ):
@@ -66,6 +68,7 @@ def test_cvmfs_node_plugin_values_tolerate_every_taint_user_pods_tolerate(
     assert "helm/cvmfs-csi/values-gpu-nodes.yaml" in docs
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize(
     ("overlay", "hub", "servers"),
     [
@@ -93,6 +96,7 @@ def test_service_urls_follow_the_release_names(
     assert service["environment"]["JUPYTERHUB_IMAGINE_CULLER_BIND_URL"] == "http://0.0.0.0:10101"
 
 
+@pytest.mark.fake
 def test_the_culler_port_is_written_once(chart: Path, tmp_path: Path):
     moved = {"hub": {"service": {"extraPorts": [{"name": "imagine-culler", "port": 10102}]}}}
     rendered = rendered_with(chart, tmp_path, jupyterhub=moved)
@@ -108,6 +112,7 @@ def test_the_culler_port_is_written_once(chart: Path, tmp_path: Path):
     assert service["environment"]["JUPYTERHUB_IMAGINE_CULLER_BIND_URL"] == "http://0.0.0.0:10102"
 
 
+@pytest.mark.fake
 def test_explicit_service_settings_win(chart: Path, tmp_path: Path):
     mine = {"hub": {"services": {"imagine-culler": {
         "url": "http://culler.example:1",
@@ -130,6 +135,7 @@ def test_wiring_names_what_is_missing():
         z2jh_proxy_url(manual, names.__getitem__)
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize(
     ("service_account", "subject"),
     [
@@ -147,6 +153,7 @@ def test_node_reading_binds_the_account_the_hub_runs_as(
     assert binding["subjects"][0]["name"] == subject
 
 
+@pytest.mark.fake
 def test_z2jh_generates_the_crypt_key_no_existing_secret_needed(chart: Path, tmp_path: Path):
     values = copy.deepcopy(REQUIRED)
     del values["jupyterhub"]["hub"]["existingSecret"]
@@ -156,6 +163,7 @@ def test_z2jh_generates_the_crypt_key_no_existing_secret_needed(chart: Path, tmp
     assert generated["hub.config.CryptKeeper.keys"]  # what Z2JH's hub Secret carries
 
 
+@pytest.mark.fake
 def test_a_service_token_in_values_is_refused(chart: Path, tmp_path: Path):
     values = copy.deepcopy(REQUIRED)
     values["jupyterhub"]["hub"]["services"] = {"imagine-culler": {"apiToken": "ab" * 32}}
@@ -163,6 +171,7 @@ def test_a_service_token_in_values_is_refused(chart: Path, tmp_path: Path):
     assert "jupyterhub.hub.services.imagine-culler.apiToken must not be set" in error
 
 
+@pytest.mark.fake
 def test_cluster_wide_storage_class_names_do_not_collide(chart: Path, tmp_path: Path):
     cvmfs = {
         "imagine": {"cvmfs": {"enabled": True}},
@@ -183,6 +192,7 @@ def test_cluster_wide_storage_class_names_do_not_collide(chart: Path, tmp_path: 
     assert len(names) == 2
 
 
+@pytest.mark.fake
 def test_user_pod_networking_is_z2jhs_own_values(chart: Path, tmp_path: Path):
     values = rendered_with(chart, tmp_path).hub_values()
     # stated, so that admins see why an in-cluster Keycloak/MinIO/WebDAV is unreachable

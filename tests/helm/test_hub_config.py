@@ -97,6 +97,7 @@ def provider_for(example: str) -> OIDCProvider:
     return OIDCProvider(shape=SHAPES[example], clients=[client])
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_hub_builds_our_authenticator_from_the_chart(
     chart: Path,
@@ -135,6 +136,7 @@ def test_hub_builds_our_authenticator_from_the_chart(
     assert CryptKeeper.instance().keys == [bytes.fromhex(crypt_key)]
 
 
+@pytest.mark.fake
 def test_authenticator_refuses_to_start_without_the_secret(
     chart: Path,
     tmp_path: Path,
@@ -175,9 +177,10 @@ async def pod_for(config: Config, profile: str) -> dict[str, Any]:
     spawner.user_options = {"profile": profile}
     try:
         await spawner.load_user_options()
-        pod: dict[str, Any] = ApiClient().sanitize_for_serialization(
-            await spawner.get_pod_manifest()
-        )
+        async with ApiClient() as client:  # closes its HTTP session (no ResourceWarning)
+            pod: dict[str, Any] = client.sanitize_for_serialization(
+                await spawner.get_pod_manifest()
+            )
     finally:
         QUOTA_BOOK.release("alice/")  # the hub-wide quota book: leave nothing behind
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
@@ -252,6 +255,7 @@ async def test_spawner_pods_from_the_chart(
             assert "/cvmfs" not in mounts
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_culler_service_from_the_chart(
     chart: Path, tmp_path: Path, example: str, crypt_key: str, monkeypatch: pytest.MonkeyPatch
@@ -292,6 +296,7 @@ def test_culler_service_from_the_chart(
         assert isinstance(culler.source, ServerEndpointSource)
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_culler_endpoints_and_home_page_warnings_from_the_chart(
     chart: Path, tmp_path: Path, example: str, crypt_key: str, monkeypatch: pytest.MonkeyPatch

@@ -90,6 +90,7 @@ def test_the_table_is_big_enough():
     assert len(HOSTILE) >= 30
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize(("name", "path", "query"), HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_link_gets_a_clear_refusal_and_starts_nothing(hub, repo, bob, name, path, query):  # noqa: F811
     url = url_of(hub, repo, path, query)
@@ -108,6 +109,7 @@ def test_hostile_link_gets_a_clear_refusal_and_starts_nothing(hub, repo, bob, na
     assert hub.alive()
 
 
+@pytest.mark.fake
 def test_unentitled_profile_shows_the_profiles_the_user_may_use(hub, repo, bob):  # noqa: F811
     r = bob.get(launch(hub, profile=GPU, repo=repo.url), timeout=60)
     assert r.status_code == 403
@@ -116,6 +118,7 @@ def test_unentitled_profile_shows_the_profiles_the_user_may_use(hub, repo, bob):
     assert GPU not in r.text.split('id="link-profiles"')[1]
 
 
+@pytest.mark.fake
 def test_cross_site_post_without_the_token_starts_nothing(hub, repo, bob):  # noqa: F811
     link = launch(hub, profile="cpu", repo=repo.url)
     r = bob.post(link, data={"action": "start"}, timeout=60, allow_redirects=False)
@@ -126,6 +129,7 @@ def test_cross_site_post_without_the_token_starts_nothing(hub, repo, bob):  # no
     assert not server_of(hub, "bob")
 
 
+@pytest.mark.fake
 def test_a_commit_that_is_no_branch_tip_is_confirmed_only_with_a_warning(hub, repo, bob):  # noqa: F811
     # ls-remote sees branch and tag tips only: an older (or unknown) commit cannot be pinned by
     # nbgitpuller, and the page says which branch the user gets instead.
@@ -135,6 +139,7 @@ def test_a_commit_that_is_no_branch_tip_is_confirmed_only_with_a_warning(hub, re
     assert not server_of(hub, "bob")
 
 
+@pytest.mark.fake
 def test_the_hub_logged_no_server_error(hub):  # noqa: F811  (runs after the table)
     log = hub.log.read_text(errors="replace")
     assert "Traceback" not in log

@@ -17,7 +17,7 @@ from tests.support.hub import demo_hub
 
 from .gitserver import GitServer, git_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.fake]
 GPU = "gpu-nvidia-a100-sxm4-40gb"
 
 

@@ -15,6 +15,8 @@ from tests.support.minihub import mini_hub
 
 from .gitserver import git_server
 
+pytestmark = pytest.mark.fake
+
 GPU = "gpu-nvidia-a100-sxm4-40gb"
 
 CONFIG = """

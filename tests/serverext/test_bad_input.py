@@ -150,6 +150,7 @@ def test_the_table_is_big_enough() -> None:
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
+@pytest.mark.fake
 async def test_bad_input_gets_a_4xx_with_a_message(jp_fetch: Any) -> None:
     failures = []
     for case, method, path, query, body, expected in CASES:

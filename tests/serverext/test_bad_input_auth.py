@@ -12,6 +12,8 @@ from tornado.httpclient import HTTPClientError
 from tests.serverext import cvmfs_tree
 from tests.serverext.activity import last_activity
 
+pytestmark = pytest.mark.fake
+
 P = ("jupyterhub-imagine", "api")
 WRITES = [
     ("POST", "mounts", json.dumps({"name": "x", "backend": "webdav"})),

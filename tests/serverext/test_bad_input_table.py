@@ -89,6 +89,7 @@ def test_the_table_is_big_and_its_ids_unique() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_refused_with_a_json_message(table_server: Server, case: Case) -> None:
     response = table_server.api(
@@ -109,6 +110,7 @@ def test_bad_input_is_refused_with_a_json_message(table_server: Server, case: Ca
     assert len(message) < 2000  # nothing big echoed back
 
 
+@pytest.mark.fake
 def test_nothing_was_accepted_on_the_side(table_server: Server) -> None:
     """After the whole table: the real mount is still the only one, still mounted, with its
     files; no kernel was made; the user's non-empty folder was not mounted over."""

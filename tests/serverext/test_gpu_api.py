@@ -10,6 +10,8 @@ from tornado.httpclient import HTTPClientError
 from tests.serverext.activity import last_activity
 from tests.support import fake_nvml
 
+pytestmark = pytest.mark.fake
+
 
 @pytest.fixture
 def nvml_file(tmp_path, monkeypatch, request):

@@ -28,7 +28,7 @@ from tests.serverext.webdav_support import (
     unmount_leftovers,
 )
 
-pytestmark = needs_fuse
+pytestmark = [needs_fuse, pytest.mark.fake]
 PASSWORD = "fault-pw-" + "7" * 12
 HUB_TOKEN = "hub-api-token-must-not-reach-rclone"
 RCLONE_ARGS = [

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tests.serverext.webdav_support import (
@@ -27,7 +28,7 @@ from tests.serverext.webdav_support import (
 from tests.support import fake_nvml
 from tests.support.minihub import mini_hub
 
-pytestmark = needs_fuse
+pytestmark = [needs_fuse, pytest.mark.fake]
 PASSWORD = "hub-stop-pw-" + "5" * 10
 
 CONFIG = """

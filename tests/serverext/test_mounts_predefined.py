@@ -20,7 +20,7 @@ from tests.serverext.webdav_support import (
     unmount_leftovers,
 )
 
-pytestmark = needs_fuse
+pytestmark = [needs_fuse, pytest.mark.fake]
 API = ("jupyterhub-imagine", "api", "mounts")
 TOKEN = "oidc-" + secrets.token_hex(16)
 

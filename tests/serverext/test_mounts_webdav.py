@@ -22,8 +22,9 @@ from tests.serverext.webdav_support import (
     unmount_leftovers,
     webdav_server,
 )
+from tests.support.wait import await_until
 
-pytestmark = needs_fuse
+pytestmark = [needs_fuse, pytest.mark.fake]
 API = ("jupyterhub-imagine", "api", "mounts")
 PASSWORD = "pw-" + secrets.token_hex(12)
 
@@ -138,7 +139,7 @@ async def test_webdav_mount_lifecycle_and_secrecy(
 
     # the remote goes away: the mount is reported unhealthy, with the cause
     webdav.stop()
-    await asyncio.sleep(1.2)  # past --dir-cache-time
+    # (reported once the directory cache, --dir-cache-time, has expired: polled)
     broken = await _wait_state(jp_fetch, "work", "unhealthy")
     assert "EIO" in broken["message"] or "answer" in broken["message"]
     _, listing = await _json(jp_fetch)
@@ -153,9 +154,13 @@ async def test_webdav_mount_lifecycle_and_secrecy(
 
     # the mount program dies (the mount point then answers ENOTCONN): reported, and remountable
     os.kill(manager._entries["work"].process.pid, signal.SIGKILL)
-    await asyncio.sleep(0.3)
-    dead = await _wait_state(jp_fetch, "work", "unhealthy")
-    assert "exited" in dead["message"]
+    dead: dict[str, Any] = {}
+
+    async def reported_exited() -> bool:  # (the mount point may fail first, ECONNABORTED)
+        dead.update((await _json(jp_fetch, "work"))[1])
+        return dead["state"] == "unhealthy" and "exited" in dead["message"]
+
+    await await_until(reported_exited, 20, "the mount to be reported as exited")
     with pytest.raises(OSError):
         os.listdir(mountpoint)
     await _json(jp_fetch, "work", "remount", method="POST", body="{}")

@@ -19,6 +19,8 @@ from tornado.httpclient import HTTPClientError
 from tests.serverext import cvmfs_tree
 from tests.serverext.webdav_support import mounts_under, needs_fuse, unmount_leftovers
 
+pytestmark = pytest.mark.fake
+
 API = ("jupyterhub-imagine", "api", "software")
 REPOS = [
     "software.eessi.io",

@@ -50,6 +50,7 @@ async def _spawn_options(spawner, options: dict[str, Any]) -> int:
     return 200
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_twenty_concurrent_spawns_never_exceed_the_user_quota(make_spawner):
     alice = StubUser("alice", caps=("gpu",))
@@ -67,6 +68,7 @@ async def test_twenty_concurrent_spawns_never_exceed_the_user_quota(make_spawner
                                 {"profile": "cpu"}) == 200  # CPU servers are never limited
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_group_total_holds_for_concurrent_spawns_of_many_users(make_spawner):
     users = [StubUser(f"u{i}", groups=("vo.example.org",), caps=("gpu",)) for i in range(8)]
@@ -76,6 +78,7 @@ async def test_group_total_holds_for_concurrent_spawns_of_many_users(make_spawne
     assert sum(h.gpus for h in QUOTA_BOOK.holdings.values()) == 3
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_a_group_cap_holds_after_profile_overrides_and_a_hub_restart(make_spawner):
     profiles = [
@@ -104,6 +107,7 @@ async def test_a_group_cap_holds_after_profile_overrides_and_a_hub_restart(make_
     assert (await spawn("three"))[0] == 403
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_full_start_posts_a_valid_pod_reports_progress_and_stops(fake_api, make_spawner):
     fake_api.auto_run_pods = False
@@ -111,8 +115,11 @@ async def test_full_start_posts_a_valid_pod_reports_progress_and_stops(fake_api,
     spawner.user_options = {"profile": "gpu-a100"}
     start = spawner.start()
 
-    async def collect() -> list[dict]:
-        return [e async for e in spawner.progress()]
+    messages: list[str] = []
+
+    async def collect() -> None:
+        async for e in spawner.progress():
+            messages.append(e["message"])
 
     progress = asyncio.ensure_future(collect())
     deadline = time.monotonic() + 30  # a loaded 2-core machine can take seconds to get here
@@ -139,7 +146,7 @@ async def test_full_start_posts_a_valid_pod_reports_progress_and_stops(fake_api,
     await fake_api.run_pod("jhub", name)
     url = await asyncio.wait_for(start, 20)
     assert url.startswith("http://127.0.0.1:")
-    messages = [e["message"] for e in await asyncio.wait_for(progress, 10)]
+    await asyncio.wait_for(progress, 10)
     assert messages[0].startswith("Requesting 1 × NVIDIA-A100-SXM4-40GB GPU (")
     wanted = ["Waiting for a node with a free GPU: 0/4 nodes are available",
               "Adding a node to the cluster", "Scheduled: Successfully assigned",
@@ -151,6 +158,7 @@ async def test_full_start_posts_a_valid_pod_reports_progress_and_stops(fake_api,
     assert QUOTA_BOOK.used_by("alice") == 0 and not fake_api.objects["pods"]
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_a_gpu_session_past_its_deadline_is_stopped_by_poll(fake_api, make_spawner):
     spawner = make_spawner(StubUser("alice", caps=("gpu",)), gpu_max_session_seconds=3600)

@@ -26,6 +26,7 @@ from .test_kube_manifest import (
 pytestmark = pytest.mark.fake  # the Kubernetes API (fake_kube.py)
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_cpu_pods_prefer_nodes_without_gpus_and_start_where_every_node_has_one(
     make_spawner,
@@ -39,6 +40,7 @@ async def test_cpu_pods_prefer_nodes_without_gpus_and_start_where_every_node_has
     assert affinity_exprs(again) == [] and preferred_exprs(again) == [AVOID]
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_required_avoidance_and_off_are_explicit(make_spawner):
     strict = await manifest(make_spawner(ALICE, cpu_avoid_gpu_nodes="required"), {"profile": "cpu"})
@@ -47,6 +49,7 @@ async def test_required_avoidance_and_off_are_explicit(make_spawner):
     assert affinity_exprs(off) == [] and preferred_exprs(off) == []
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_without_gpu_feature_discovery_nothing_selects_on_a_missing_label(make_spawner):
     untyped = [p for p in PROFILES if not (p.get("gpu") or {}).get("type")]
@@ -68,6 +71,7 @@ def test_typed_profiles_without_a_product_label_stop_the_hub_at_start():
     assert spawner_config_problems(c, ImagineKubeSpawner) == []
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_gpu_pods_get_the_runtime_class_cpu_pods_never(make_spawner):
     spawner = make_spawner(ALICE, gpu_runtime_class_name="nvidia",
@@ -81,6 +85,7 @@ async def test_gpu_pods_get_the_runtime_class_cpu_pods_never(make_spawner):
     assert "runtimeClassName" not in plain["spec"]
 
 
+@pytest.mark.fake
 @pytest.mark.asyncio
 async def test_a_profile_sets_its_own_runtime_class(make_spawner):
     profiles = [
