@@ -354,6 +354,7 @@ async def test_a_culler_renamed_in_the_values_is_wired_from_that_name_alone(
     assert spawner.culler_service == "gpu-reaper"
 
 
+@pytest.mark.fake
 @pytest.mark.parametrize("example", sorted(SHAPES))
 def test_launch_links_are_wired_from_the_chart(
     chart: Path, tmp_path: Path, example: str, crypt_key: str
@@ -376,12 +377,14 @@ def test_launch_links_are_wired_from_the_chart(
     assert links.allowed_hosts == ["github.com"] and links.check_refs is True
 
 
+@pytest.mark.fake
 def test_launch_links_can_be_turned_off(chart: Path, tmp_path: Path, crypt_key: str):
     overlay = {"jupyterhub": {"hub": {"config": {"ImagineLinks": {"enabled": False}}}}}
     hub = Hub(chart, tmp_path, "egi-checkin.yaml", crypt_key, **overlay)
     assert not hub.config.JupyterHub.get("extra_handlers")
 
 
+@pytest.mark.fake
 def test_a_hub_without_git_stops_at_start_unless_ref_checks_are_off(
     chart: Path, tmp_path: Path, crypt_key: str, monkeypatch: pytest.MonkeyPatch
 ):

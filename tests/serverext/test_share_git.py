@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+# the server runs with the FAKE NVML module (tests/serverext/server_proc.py): no GPU here
+pytestmark = pytest.mark.fake
+
 P = ("jupyterhub-imagine", "api", "share")
 REMOTE = "https://example.org/org/proj.git"
 SECRET = "glpat-TOPSECRET123"
