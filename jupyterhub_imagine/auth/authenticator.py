@@ -34,6 +34,11 @@ from .presets import CHECKIN_ISSUERS, PRESETS, Preset, get_preset
 from .server_tokens import ServerTokensMixin
 
 
+def _from_preset(name: str) -> Any:
+    """A trait default read from the selected preset's field of the same name."""
+    return default(name)(lambda self: getattr(self._preset(), name))
+
+
 class ImagineConfigError(SystemExit):
     """A required setting is missing or wrong; the message names it and says what to do.
 
@@ -198,33 +203,14 @@ class ImagineOAuthenticator(ServerTokensMixin, GenericOAuthenticator):
     def _scope_default(self) -> list[str]:
         return list(self._preset().scope)
 
-    @default("username_claim")
-    def _username_claim_default(self) -> str:
-        return self._preset().username_claim
-
-    @default("login_service")
-    def _login_service_default(self) -> str:
-        return self._preset().login_service
-
-    @default("entitlements_claim")
-    def _entitlements_claim_default(self) -> str:
-        return self._preset().entitlements_claim
-
-    @default("groups_claim")
-    def _groups_claim_default(self) -> str:
-        return self._preset().groups_claim
-
-    @default("keycloak_roles")
-    def _keycloak_roles_default(self) -> bool:
-        return self._preset().keycloak_roles
-
-    @default("enrollment_url")
-    def _enrollment_url_default(self) -> str:
-        return self._preset().enrollment_url
-
-    @default("community_label")
-    def _community_label_default(self) -> str:
-        return self._preset().community_label
+    # claims and texts that come straight from the preset unless configured
+    _username_claim_default = _from_preset("username_claim")
+    _login_service_default = _from_preset("login_service")
+    _entitlements_claim_default = _from_preset("entitlements_claim")
+    _groups_claim_default = _from_preset("groups_claim")
+    _keycloak_roles_default = _from_preset("keycloak_roles")
+    _enrollment_url_default = _from_preset("enrollment_url")
+    _community_label_default = _from_preset("community_label")
 
     @default("manage_groups")
     def _manage_groups_default(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import fields
 from typing import Any
 from urllib.parse import urlparse
 
@@ -207,21 +208,14 @@ class CullerSettings(Configurable):
 
     def policy(self) -> PolicySettings:
         gap = self.max_sample_gap or max(3 * self.cull_every, self.window())
-        return PolicySettings(
-            gpu_idle_timeout=self.gpu_idle_timeout,
-            warning_lead=self.warning_lead,
-            postpone_by=self.postpone_by,
-            max_postponements=self.max_postponements,
-            idle_threshold=self.idle_threshold,
-            presence_timeout=self.presence_timeout,
-            presence_holds=self.presence_holds,
-            presence_hold_max=self.presence_hold_max,
-            unknown_restart_after=self.unknown_restart_after,
-            max_gpu_age=self.max_gpu_age,
+        # every policy field is the trait of the same name, except the derived sample gap
+        plain = {f.name: getattr(self, f.name) for f in fields(PolicySettings)}
+        plain.update(
             max_sample_gap=gap,
             exempt_groups=frozenset(self.exempt_groups),
             exempt_profiles=frozenset(self.exempt_profiles),
         )
+        return PolicySettings(**plain)
 
     def window(self) -> float:
         return self.prometheus_window or 2 * self.cull_every

@@ -12,15 +12,10 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.serverext.webdav_support import (
-    WebDAVServer,
-    command_lines_containing,
-    mounts_under,
-    needs_fuse,
-    unmount_leftovers,
-)
+from tests.serverext import webdav_support as wd
+from tests.serverext.webdav_support import WebDAVServer
 
-pytestmark = [needs_fuse, pytest.mark.fake]
+pytestmark = [wd.needs_fuse, pytest.mark.fake]
 API = ("jupyterhub-imagine", "api", "mounts")
 TOKEN = "oidc-" + secrets.token_hex(16)
 
@@ -34,7 +29,7 @@ def open_webdav(tmp_path: Path) -> Any:
     server.start()
     yield server
     server.stop()
-    unmount_leftovers(tmp_path / "data")
+    wd.unmount_leftovers(tmp_path / "data")
 
 
 @pytest.fixture
@@ -88,7 +83,7 @@ async def test_predefined_mounts_appear_and_mount_with_the_hub_token(
     assert view["state"] == "mounted", view
     assert view["predefined"] is True and view["read_only"] is True
     assert (tmp_path / "data" / "shared" / "README.txt").read_text() == "shared data\n"
-    assert command_lines_containing(TOKEN) == []
+    assert wd.command_lines_containing(TOKEN) == []
 
     listing = json.loads((await jp_fetch(*API)).body)
     states = {m["name"]: m["state"] for m in listing["mounts"]}
@@ -107,7 +102,7 @@ async def test_predefined_mounts_appear_and_mount_with_the_hub_token(
     assert err.value.code == 409
 
     await jp_fetch(*API, "shared", "unmount", method="POST", body="")
-    assert mounts_under(tmp_path / "data") == []
+    assert wd.mounts_under(tmp_path / "data") == []
 
 
 @pytest.mark.skipif(shutil.which("oneclient") is not None, reason="oneclient is installed")
