@@ -31,6 +31,7 @@ from jupyterhub_imagine.spawner.form import Availability
 from jupyterhub_imagine.spawner.kube import ImagineKubeSpawner
 from jupyterhub_imagine.spawner.placement import PlacementPolicy, PodTraits, place
 from jupyterhub_imagine.spawner.profiles import parse_profiles
+from jupyterhub_imagine.upstream.kubespawner import offline
 
 LABEL = "nvidia.com/gpu.product"
 TYPES = ["NVIDIA-A100-SXM4-40GB", "NVIDIA-H100-80GB-HBM3", "NVIDIA-L40S"]
@@ -135,7 +136,7 @@ async def main(renders: int, nodes: int, pods: int) -> None:
     user.get_auth_state = auth_state
     c = Config()
     c.ImagineKubeSpawner.profile_list = PROFILES
-    ours = ImagineKubeSpawner(_mock=True, user=user, config=c)
+    ours = offline(ImagineKubeSpawner, user=user, config=c)
 
     node_objs, pod_objs = cluster(nodes, pods)
     started = time.perf_counter()
@@ -152,7 +153,7 @@ async def main(renders: int, nodes: int, pods: int) -> None:
     stock_list = stock_profiles()
     # A callable profile_list: KubeSpawner renders its form at every get_options_form() call,
     # as ours does (a plain list would be rendered once, when the hub first asks).
-    stock = KubeSpawner(_mock=True, user=user, profile_list=lambda spawner: stock_list)
+    stock = offline(KubeSpawner, user=user, profile_list=lambda spawner: stock_list)
 
     ours_t, stock_t = [], []
     for k in range(renders):

@@ -11,6 +11,9 @@
 - ``stop_all_reflectors``: KubeSpawner's shared pod and event reflectors stopped, for tests
   that start spawners without a hub (``KubeSpawner._stop_all_reflectors``, "used when running
   tests" by KubeSpawner's own suite).
+- ``offline``: a KubeSpawner (or subclass) built with KubeSpawner's private ``_mock`` switch,
+  which its own suite uses to build spawners without a hub; for tests and benches that render
+  forms and manifests with no Kubernetes API server.
 
 ``tests/upstream/test_kubespawner.py`` fails when any of these changes shape or behaviour;
 ``docs/upstream.md`` drafts the upstream change that would let the bundle drop them.
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from kubespawner import KubeSpawner
 from kubespawner.utils import recursive_format
+
+KubeSpawnerT = TypeVar("KubeSpawnerT", bound=KubeSpawner)
 
 
 def apply_override(spawner: KubeSpawner, override: Mapping[str, Any]) -> None:
@@ -38,6 +43,11 @@ def apply_override(spawner: KubeSpawner, override: Mapping[str, Any]) -> None:
 def format_unlisted(override: Mapping[str, Any], value: str) -> dict[str, Any]:
     """An ``unlisted_choice.kubespawner_override`` with ``{value}`` replaced by ``value``."""
     return {k: recursive_format(v, value=value) for k, v in override.items()}
+
+
+def offline(cls: type[KubeSpawnerT], **kwargs: Any) -> KubeSpawnerT:
+    """A spawner of ``cls`` built without a hub or API server (tests and benches)."""
+    return cls(_mock=True, **kwargs)
 
 
 async def stop_all_reflectors() -> None:

@@ -24,6 +24,7 @@ from traitlets.config import Config, Configurable
 from jupyterhub_imagine.auth import token_files as tf
 from jupyterhub_imagine.auth import token_secret as ts
 from jupyterhub_imagine.auth.server_tokens import ServerTokensMixin, TokenDeliveryError
+from jupyterhub_imagine.upstream.kubespawner import offline
 
 K8S_VERSIONS = ["1.29.0", "1.33.0"]
 NASTY_NAMES = ["alice@egi.eu", "..", ".", "../../etc", "a/b", ".hidden", "ünï cødé", "a%2Fb"]
@@ -331,7 +332,7 @@ async def test_kubernetes_secret_mounted_where_egi_notebooks_put_it() -> None:
     c = Config()
     c.KubeSpawner.namespace = "jhub"
     c.KubeSpawner.image = "quay.io/jupyter/base-notebook"
-    spawner = KubeSpawner(_mock=True, user=alice, config=c)
+    spawner = offline(KubeSpawner, user=alice, config=c)
     alice.spawners[""] = spawner
     for _ in range(2):  # a respawn adds no second volume
         await auth.pre_spawn_start(alice, spawner)

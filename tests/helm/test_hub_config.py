@@ -4,8 +4,8 @@
 * ImagineOAuthenticator, with discovery against the development OpenID provider standing in
   for each example's identity provider (the issuer is the one value the test changes);
 * ImagineKubeSpawner, whose pod for each example profile is checked and validated against the
-  Kubernetes schemas. FAKE: no API server; KubeSpawner's own ``_mock`` switch and a FAKE
-  kubeconfig that is never contacted;
+  Kubernetes schemas. FAKE: no API server; KubeSpawner's own test switch
+  (``upstream.kubespawner.offline``) and a FAKE kubeconfig that is never contacted;
 * IdleGPUCuller, from the command line of the hub service the chart registers.
 """
 
@@ -30,6 +30,7 @@ from jupyterhub_imagine.culler.app import IdleGPUCuller
 from jupyterhub_imagine.culler.sources import PrometheusSource, ServerEndpointSource
 from jupyterhub_imagine.culler.store import CullerStore
 from jupyterhub_imagine.spawner.kube import QUOTA_BOOK, ImagineKubeSpawner
+from jupyterhub_imagine.upstream.kubespawner import offline
 from tests.helm.chart import (
     EXAMPLES,
     K8S_VERSION,
@@ -173,7 +174,7 @@ class FakeUser:
 
 
 async def pod_for(config: Config, profile: str) -> dict[str, Any]:
-    spawner = ImagineKubeSpawner(config=config, user=FakeUser("alice", ["gpu"]), _mock=True)
+    spawner = offline(ImagineKubeSpawner, config=config, user=FakeUser("alice", ["gpu"]))
     spawner.user_options = {"profile": profile}
     try:
         await spawner.load_user_options()
@@ -221,7 +222,7 @@ async def test_spawner_pods_from_the_chart(
     # Live availability needs the API server (tested against a FAKE one in tests/spawner).
     config.ImagineKubeSpawner.availability_enabled = False
     cvmfs = get(hub.values, "singleuser.storage.extraVolumes")
-    spawner = ImagineKubeSpawner(config=config, user=FakeUser("alice", ["gpu"]), _mock=True)
+    spawner = offline(ImagineKubeSpawner, config=config, user=FakeUser("alice", ["gpu"]))
     # the labextension's save-and-stop needs this, and only this, beyond the default
     assert spawner.oauth_client_allowed_scopes == ["delete:servers!server"]
     for profile in hub.values["singleuser"]["profileList"]:
@@ -350,7 +351,7 @@ async def test_a_culler_renamed_in_the_values_is_wired_from_that_name_alone(
     assert roles["gpu-reaper"]["scopes"] == culler_scopes_in_docs()
     assert "access:services!service=gpu-reaper" in roles["user"]["scopes"]
     assert hub.config.JupyterHub.template_vars["imagine_culler_service"] == "gpu-reaper"
-    spawner = ImagineKubeSpawner(config=hub.config, user=FakeUser("alice", []), _mock=True)
+    spawner = offline(ImagineKubeSpawner, config=hub.config, user=FakeUser("alice", []))
     assert spawner.culler_service == "gpu-reaper"
 
 

@@ -18,7 +18,7 @@ from traitlets.config import Config
 
 from jupyterhub_imagine.spawner import availability
 from jupyterhub_imagine.spawner.kube import QUOTA_BOOK, ImagineKubeSpawner
-from jupyterhub_imagine.upstream.kubespawner import stop_all_reflectors
+from jupyterhub_imagine.upstream.kubespawner import offline, stop_all_reflectors
 
 from .fake_kube import FakeKubeAPI, node, serve_fake
 
@@ -120,6 +120,6 @@ def make_spawner(fake_api: FakeKubeAPI) -> SpawnerFactory:
         for key, value in traits.items():
             c.ImagineKubeSpawner[key] = value
         orm = SimpleNamespace(name=server, display_name=server, server=None, state=None)
-        return ImagineKubeSpawner(_mock=True, user=user, orm_spawner=orm, config=c)
+        return offline(ImagineKubeSpawner, user=user, orm_spawner=orm, config=c)
 
     return make

@@ -24,7 +24,7 @@ async def spawner(fake_kubeconfig) -> KubeSpawner:
     """A KubeSpawner (it builds its API client in the running event loop; FAKE kubeconfig)."""
     user = SimpleNamespace(name="alice", id=1, url="/user/alice/", groups=[])
     orm = SimpleNamespace(name="", display_name="", server=None, state=None)
-    return KubeSpawner(_mock=True, user=user, orm_spawner=orm)
+    return adapter.offline(KubeSpawner, user=user, orm_spawner=orm)
 
 
 def test_apply_overrides_keeps_its_signature():
@@ -68,3 +68,9 @@ def test_start_hands_out_the_future_progress_watches():
     assert "self._start_future = " in inspect.getsource(KubeSpawner.start)
     assert "self._start_future" in inspect.getsource(KubeSpawner.progress)
     assert "await self.load_user_options()" in inspect.getsource(KubeSpawner._start)
+
+
+def test_offline_switch_is_still_a_constructor_keyword():
+    """``offline`` passes KubeSpawner's private ``_mock``: its __init__ must still pop it."""
+    source = inspect.getsource(KubeSpawner.__init__)
+    assert "kwargs.pop('_mock'" in source or 'kwargs.pop("_mock"' in source
