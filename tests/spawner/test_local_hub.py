@@ -257,8 +257,9 @@ def test_gpus_held_before_a_hub_restart_stay_held_after_it(tmp_path):
         with mini_hub(tmp_path, config, env=env) as first:
             state = _spawn_ready(first, "alice/server")
             pids.append(state["pid"])
-            first.process.terminate()  # the hub alone: cleanup_servers is off
-            first.process.wait(60)
+            assert first.proc is not None
+            first.proc.terminate()  # the hub alone: cleanup_servers is off
+            first.wait_exit(60)
         assert _pid_alive(state["pid"]), "alice's server did not outlive the hub"
         assert not list((tmp_path / "hub").glob("*.json")), "a side file records GPUs"
         with mini_hub(tmp_path, config, env=env) as second:
