@@ -179,7 +179,8 @@ def test_kubespawners_own_template_works_as_an_admin_template(tmp_path: Path):
     doc = Elements(html)
     assert [r["value"] for r in doc.find("input", type="radio")] == ["cpu", "gpu-a100", "mig"]
     assert doc.find("select", name="profile-option-gpu-a100--image")
-    assert 'const userOptions = {"profile": "mig"}' in html
+    if "user_options" in (tmp_path / "form.html").read_text():  # KubeSpawner 7.1; 7.0 has none
+        assert 'const userOptions = {"profile": "mig"}' in html
 
 
 def test_a_broken_admin_template_falls_back_to_ours_and_says_why(tmp_path, caplog):
