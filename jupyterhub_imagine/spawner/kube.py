@@ -13,6 +13,7 @@ from kubespawner import KubeSpawner
 from traitlets import Bool, Callable, Dict, Enum, Float, List, Unicode, Union, default, validate
 
 from ..upstream.kubespawner import apply_override, format_unlisted
+from . import config_checks
 from . import profiles as pm
 from .availability import _SHARED, ClusterWatcher, shared_watcher
 from .cluster_state import unit
@@ -33,6 +34,11 @@ def _default_choice(spec: dict[str, Any]) -> str | None:
 
 class ImagineKubeSpawner(ImagineSpawnerMixin, SpawnFormMixin, KubeSpawner):
     """KubeSpawner whose profiles carry `gpu` and `requires` (see docs/spawner.md)."""
+
+    @classmethod
+    def config_problems(cls, config: Any) -> list[str]:
+        """What in ``config`` would fail this spawner, each naming ``Class.trait``."""
+        return config_checks.kube_problems(config, cls)
 
     # KubeSpawner 7.0 (Z2JH 4.4) takes a list only; the dict form keyed by slug came in 7.1.
     # Both go through profiles.parse_profiles, never through KubeSpawner's own profile code.

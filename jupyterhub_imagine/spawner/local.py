@@ -9,6 +9,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Callable, Dict, List, Unicode, Union, default
 
 from ..gpu.nvml import GPUDevice, NVMLReader, load_nvml
+from . import config_checks
 from . import profiles as pm
 from .form import Availability, SpawnFormMixin
 from .local_profiles import candidates_for, derive_profiles
@@ -23,6 +24,11 @@ def _options_applied_at_start(spawner: Any, user_options: dict[str, Any]) -> Non
 
 class ImagineLocalSpawner(ImagineSpawnerMixin, SpawnFormMixin, LocalProcessSpawner):
     """Runs user servers as local processes, each with the GPUs of its profile."""
+
+    @classmethod
+    def config_problems(cls, config: Any) -> list[str]:
+        """What in ``config`` would fail this spawner, each naming ``Class.trait``."""
+        return config_checks.local_problems(config, cls)
 
     profile_list = Union(
         [List(), Dict(), Callable()],
