@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import kubespawner
@@ -14,6 +13,7 @@ from traitlets.config import Config
 from jupyterhub_imagine.spawner import profiles as pm
 from jupyterhub_imagine.spawner.form import Availability, SpawnFormMixin, render_form
 from jupyterhub_imagine.spawner.local import ImagineLocalSpawner
+from tests.support.html import Elements
 
 PROFILES = [
     {"display_name": "CPU", "slug": "cpu", "default": True, "description": "No GPU."},
@@ -41,22 +41,6 @@ PROFILES = [
 ]
 AVAILABILITY = {"gpu-a100": Availability(0, 4, "A100 GPUs"), "mig": Availability(3, 7, "slices")}
 FULL = {"gpu-a100": "All A100 GPUs are in use"}
-
-
-class Elements(HTMLParser):
-    """Every start tag with its attributes, in order."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
-        wanted = attrs.items()
-        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in wanted)]
 
 
 def render(profiles=PROFILES, **kwargs) -> str:

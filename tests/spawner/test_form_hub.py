@@ -5,11 +5,10 @@ NVML is the FAKE module (two A100s in a JSON file); the hub and its proxy are re
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pytest
 
 from tests.support import fake_nvml
+from tests.support.html import Elements
 from tests.support.minihub import mini_hub
 
 pytestmark = pytest.mark.fake
@@ -29,20 +28,9 @@ c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.load_groups = {{"gpu": {{"users": ["alice"]}}}}
 c.JupyterHub.spawner_class = "imagine-local"
 c.ImagineLocalSpawner.nvml_module = "tests.support.fake_nvml"
-c.ImagineLocalSpawner.ledger_path = "{state}/ledger.json"
 c.ImagineLocalSpawner.profile_list = {profiles}
 c.ImagineLocalSpawner.additional_profile_form_template_paths = ["{templates}"]
 """
-
-
-class Tags(HTMLParser):
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +41,7 @@ def hub(tmp_path_factory):
     templates = tmp / "templates"
     templates.mkdir()
     (templates / "form.html").write_text(ADMIN_FORM)
-    config = CONFIG.format(state=tmp, profiles=repr(PROFILES), templates=templates)
+    config = CONFIG.format(profiles=repr(PROFILES), templates=templates)
     with mini_hub(tmp, config, env={"IMAGINE_FAKE_NVML": str(nvml)}) as h:
         yield h
 
@@ -62,7 +50,7 @@ def test_the_admins_blocks_replace_ours_and_the_rest_stays(hub):
     page = hub.login("alice").get(f"{hub.url}/hub/spawn", timeout=30)
     assert page.status_code == 200
     assert "<legend>Pick a machine</legend>" in page.text and "Choose a profile" not in page.text
-    tags = Tags(page.text).tags
+    tags = Elements(page.text).tags
     links = [a["href"] for t, a in tags if t == "a" and a.get("class") == "site-gpu-status"]
     assert links == ["/status/a100"]
     assert "2 of 2 GPUs free" in page.text  # the built-in availability, kept by super()
@@ -73,13 +61,13 @@ def test_the_admins_blocks_replace_ours_and_the_rest_stays(hub):
 def test_hostile_profile_text_reaches_the_page_escaped(hub):
     page = hub.login("alice").get(f"{hub.url}/hub/spawn", timeout=30)
     assert "CPU &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
-    tags = Tags(page.text).tags
+    tags = Elements(page.text).tags
     assert not [a for t, a in tags if t == "img" and a.get("onerror")]
     assert "alert('x')</script>" not in page.text
 
 
 def test_users_without_the_capability_see_only_what_they_may_use(hub):
     page = hub.login("bob").get(f"{hub.url}/hub/spawn", timeout=30)
-    radios = [a["value"] for t, a in Tags(page.text).tags
+    radios = [a["value"] for t, a in Elements(page.text).tags
               if t == "input" and a.get("name") == "profile"]
     assert radios == ["cpu"] and "site-gpu-status" not in page.text
