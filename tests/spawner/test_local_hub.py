@@ -21,8 +21,6 @@ import pytest
 from tests.support import fake_nvml
 from tests.support.minihub import mini_hub
 
-pytestmark = pytest.mark.fake
-
 GPU_SLUG = "gpu-nvidia-a100-sxm4-40gb"
 
 CONFIG = """
