@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import requests
 from jupyterhub_imagine.demo.stack import DemoStack
 from tests.support.hub import demo_hub
 from tests.support.oidc import scripted_login
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.fake
 
@@ -41,7 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     with demo_hub(tmp_path_factory.mktemp("server-tokens"), EXTRA) as s:
         assert s.provider is not None
         # The stack returns once the proxy answers; the hub's routes may come a moment later.
-        wait_for(lambda: api(s, "GET", "/").status_code == 200, 60, "the hub")
+        wait_until(lambda: api(s, "GET", "/").status_code == 200, 60, "the hub")
         s.provider.set_ttl(access_token=TTL)
         yield s
 
@@ -79,14 +79,6 @@ def server_environ(stack: DemoStack, username: str) -> dict[str, str]:
     raise AssertionError(f"no server process for {username}")
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
-
-
 def start_server(stack: DemoStack, username: str) -> None:
     r = api(stack, "POST", f"/users/{username}/server", json={"profile": "cpu"})
     assert r.status_code in (201, 202), r.text
@@ -96,7 +88,7 @@ def start_server(stack: DemoStack, username: str) -> None:
             api(stack, "GET", f"/users/{username}").json()["servers"].get("", {}).get("ready")
         )
 
-    wait_for(ready, 120, f"{username}'s server")
+    wait_until(ready, 120, f"{username}'s server")
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +128,7 @@ def test_the_hub_refreshes_the_file_before_expiry_without_the_user(
     first = path.read_text()
     assert userinfo(stack, first).status_code == 200
     # nobody uses the hub until the first token has expired at the provider
-    wait_for(lambda: userinfo(stack, first).status_code == 401, TTL + 10, "the token to expire")
+    wait_until(lambda: userinfo(stack, first).status_code == 401, TTL + 10, "the token to expire")
     current = path.read_text()
     assert current != first
     r = userinfo(stack, current)
@@ -209,7 +201,7 @@ def test_a_shared_server_loses_its_token_until_the_share_ends(
     assert scripted_login(bob, stack.url, "bob", "bob").status_code == 302
     r = api(stack, "POST", "/shares/alice/", json={"user": "bob"})
     assert r.status_code == 200, r.text
-    wait_for(lambda: not token_file.exists(), 10, "the token to be withdrawn")
+    wait_until(lambda: not token_file.exists(), 10, "the token to be withdrawn")
     open_server(bob, f"{stack.url}/user/alice/lab")
     bob.headers["X-XSRFToken"] = bob.cookies.get("_xsrf", path="/user/alice/") or ""
     listing = bob.get(f"{stack.url}/user/alice/api/contents/", timeout=60)
@@ -219,7 +211,7 @@ def test_a_shared_server_loses_its_token_until_the_share_ends(
         assert 400 <= r.status_code < 500 and token not in r.text
     # Past the time the refresher would have renewed it (its expiry, refresh_ahead = 5 s later
     # than due), the token stayed withdrawn and was not refreshed for the shared server.
-    wait_for(lambda: userinfo(stack, token).status_code == 401, TTL + 10, "the token to expire")
+    wait_until(lambda: userinfo(stack, token).status_code == 401, TTL + 10, "the token to expire")
     assert not token_file.exists()
     hub_log = (stack.settings.state_dir.parent / "hub.log").read_text()
     since_shared = hub_log.rsplit("alice: a server is shared, its tokens are withdrawn", 1)
@@ -234,7 +226,7 @@ def test_a_shared_server_loses_its_token_until_the_share_ends(
         except FileNotFoundError:
             return False
 
-    wait_for(valid_token_back, 10, "a valid token to come back")
+    wait_until(valid_token_back, 10, "a valid token to come back")
 
 
 def test_after_stop_the_file_is_gone(stack: DemoStack, alice: requests.Session) -> None:
@@ -242,5 +234,5 @@ def test_after_stop_the_file_is_gone(stack: DemoStack, alice: requests.Session) 
     assert path.exists()
     r = api(stack, "DELETE", "/users/alice/server")
     assert r.status_code in (202, 204), r.text
-    wait_for(lambda: not path.parent.exists(), 60, "the token directory to go")
+    wait_until(lambda: not path.parent.exists(), 60, "the token directory to go")
     assert not path.exists()
